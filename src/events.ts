@@ -1,0 +1,625 @@
+/**
+ * The event loop: its own ready queue and timer heap, driven by Node's event loop.
+ *
+ * How one loop iteration is driven:
+ * - While the ready queue is not empty, exactly one `setImmediate` is pending; it runs one iteration, so Node's
+ *   I/O phase gets a turn between iterations and is never starved.
+ * - Otherwise, when timers are pending, exactly one Node timer is armed for the earliest deadline. Node's timers
+ *   can fire a little early by `performance.now()`, so a timer that fires early re-arms itself: a `TimerHandle`
+ *   never runs before its `when()` by `loop.time()`.
+ * - One iteration moves the due timers to the ready queue, then runs the callbacks that were ready when it began
+ *   (those scheduled meanwhile wait for the next iteration, as in CPython). Task bodies continue in the microtask
+ *   checkpoint that follows the iteration's callbacks.
+ * @module
+ */
+import { AsyncResource } from "node:async_hooks";
+import { inspect } from "node:util";
+import { Deque } from "./_internal/deque.js";
+import { BinaryHeap } from "./_internal/heap.js";
+import { type Frame, type Runnable, frameStorage, requireRunningLoop, runningLoopOrNull } from "./_internal/context.js";
+import { RuntimeError } from "./exceptions.js";
+import type { Future } from "./futures.js";
+import type { Task, TaskOptions } from "./tasks.js";
+import { _newFuture, type _UnretrievedReport } from "./futures.js";
+import { _newTask, _ensureFutureOn } from "./tasks.js";
+
+/** What a callback scheduled on the loop looks like. */
+export type Callback<A extends unknown[] = any[]> = (...args: A) => unknown;
+
+/** The context given to exception handlers; keys as in Python (`message`, `exception`, `future`, `task`, `handle`, ...). */
+export interface ExceptionContext {
+  message?: string;
+  exception?: unknown;
+  future?: Future<unknown>;
+  task?: Task<unknown>;
+  handle?: Handle;
+  [key: string]: unknown;
+}
+
+/** `loop.setExceptionHandler(handler)`: called with the loop and a context whenever something fails unobserved. */
+export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
+
+/** `loop.setTaskFactory(factory)`: makes the Task for `loop.createTask(fn, options)`. */
+export type TaskFactory = <T>(loop: EventLoop, coro: () => PromiseLike<T> | T, options: TaskOptions) => Task<T>;
+
+/** A snapshot of async context, as returned by `AsyncLocalStorage.snapshot()`: runs `fn` inside it. */
+export type ContextRunner = <R>(fn: (...args: any[]) => R, ...args: any[]) => R;
+
+let timerSequence = 0;
+
+function describeCallback(cb: Callback, args: readonly unknown[]): string {
+  const name = cb.name || "<anonymous>";
+  const shown = args.map((a) => inspect(a, { depth: 0, breakLength: Infinity })).join(", ");
+  return `${name}(${shown})`;
+}
+
+function checkCallback(cb: unknown, method: string): void {
+  if (typeof cb !== "function") {
+    throw new TypeError(`${method}: expected \`callback\` to be a function, got ${cb === null ? "null" : typeof cb}`);
+  }
+}
+
+function checkDelay(value: unknown, name: string, method: string): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${method}: expected \`${name}\` to be a number of seconds, got ${typeof value}`);
+  }
+  if (Number.isNaN(value)) throw new RangeError(`${method}: expected \`${name}\` to be a number of seconds, got NaN`);
+  return value;
+}
+
+/** A callback scheduled with `callSoon`; `cancel()` keeps it from running. */
+export class Handle implements Runnable {
+  /** @internal */ _callback: Callback | null;
+  /** @internal */ _args: unknown[];
+  /** @internal */ _cancelled = false;
+  /** @internal */ readonly _loop: EventLoop;
+
+  /** @internal Use `loop.callSoon()`. */
+  constructor(callback: Callback, args: unknown[], loop: EventLoop) {
+    this._callback = callback;
+    this._args = args;
+    this._loop = loop;
+  }
+
+  /** Keeps the callback from running; does nothing when it already ran. */
+  cancel(): void {
+    if (!this._cancelled) {
+      this._cancelled = true;
+      this._callback = null;
+      this._args = [];
+    }
+  }
+
+  /** Whether `cancel()` was called. */
+  cancelled(): boolean {
+    return this._cancelled;
+  }
+
+  /** The loop this handle belongs to. */
+  getLoop(): EventLoop {
+    return this._loop;
+  }
+
+  /** @internal Runs the callback; an exception goes to the loop's exception handler, never up. */
+  _run(): void {
+    const cb = this._callback;
+    if (cb === null) return;
+    try {
+      cb(...this._args);
+    } catch (exception) {
+      this._loop.callExceptionHandler({ message: `Exception in callback ${this.describe()}`, exception, handle: this });
+    }
+  }
+
+  /** @internal */
+  describe(): string {
+    return this._callback === null ? "<cancelled>" : describeCallback(this._callback, this._args);
+  }
+
+  toString(): string {
+    return `<${this.constructor.name} ${this._cancelled ? "cancelled" : this.describe()}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+/** A callback scheduled for a time with `callLater`/`callAt`; ordered by `when()`, ties in scheduling order. */
+export class TimerHandle extends Handle {
+  /** @internal */ readonly _when: number;
+  /** @internal Tie-breaker: timers with the same `when` run in the order they were scheduled. */
+  readonly _seq: number = timerSequence++;
+  /** @internal True while the handle sits in the loop's timer heap. */
+  _scheduled = false;
+
+  /** @internal Use `loop.callLater()` or `loop.callAt()`. */
+  constructor(when: number, callback: Callback, args: unknown[], loop: EventLoop) {
+    super(callback, args, loop);
+    this._when = when;
+  }
+
+  /** The loop time (seconds) at which the callback is due. */
+  when(): number {
+    return this._when;
+  }
+
+  override cancel(): void {
+    if (!this._cancelled) {
+      super.cancel();
+      if (this._scheduled) this._loop._timerHandleCancelled();
+    }
+  }
+
+  override toString(): string {
+    return `<TimerHandle when=${this._when.toFixed(3)} ${this._cancelled ? "cancelled" : this.describe()}>`;
+  }
+}
+
+const timerLess = (a: TimerHandle, b: TimerHandle): boolean => a._when < b._when || (a._when === b._when && a._seq < b._seq);
+
+/** Node's timers hold at most this many milliseconds; longer waits are re-armed when they fire. */
+const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
+
+function isDebugEnv(): boolean {
+  const v = process.env.ASYNCIO_DEBUG;
+  return v !== undefined && v !== "" && v !== "0";
+}
+
+function defaultLog(text: string): void {
+  process.stderr.write(text.endsWith("\n") ? text : text + "\n");
+}
+
+/** The event loop; `newEventLoop()` makes one, `run()` makes and closes one for you. */
+export class EventLoop {
+  // Invariants:
+  // - `_ready` holds what runs in the next iteration; `_timers` holds TimerHandles with `_scheduled` set.
+  // - `_immediate` is non-null exactly when an iteration is queued with setImmediate.
+  // - `_nodeTimer` is armed (for `_nodeTimerWhen`) only while running, no iteration is queued and a timer is pending.
+  /** @internal */ readonly _ready = new Deque<Runnable>(64);
+  /** @internal */ readonly _timers = new BinaryHeap<TimerHandle>(timerLess);
+  /** @internal */ _timerCancelledCount = 0;
+  /** @internal */ _running = false;
+  /** @internal */ _stopping = false;
+  /** @internal */ _closed = false;
+  /** @internal Debug mode; on by default when the environment has `ASYNCIO_DEBUG=1`. */
+  _debug = isDebugEnv();
+  /** @internal Tasks not yet done, for `allTasks()`; strong, so a pending task is never lost to GC. */
+  readonly _tasks = new Set<Task<unknown>>();
+  /** @internal Failed futures whose exception nobody has retrieved yet. */
+  readonly _unretrieved = new Set<_UnretrievedReport>();
+  /** @internal The async-context frame iterations run in. */
+  readonly _frame: Frame = { _frameLoop: this, _frameTask: null };
+  /** Callbacks and task steps slower than this many seconds are logged in debug mode. */
+  slowCallbackDuration = 0.1;
+
+  private _exceptionHandler: ExceptionHandler | null = null;
+  private _taskFactory: TaskFactory | null = null;
+  /** @internal */ protected _immediate: NodeJS.Immediate | null = null;
+  /** @internal */ protected _nodeTimer: NodeJS.Timeout | null = null;
+  /** @internal */ protected _nodeTimerWhen = Infinity;
+  private _keepAlive: NodeJS.Timeout | null = null;
+  /** @internal The async context iterations run in (captured by runForever). */
+  protected _scope: AsyncResource | null = null;
+  private _onStopped: (() => void) | null = null;
+  /** @internal Where log lines go; tests may replace it. */
+  _log: (text: string) => void = defaultLog;
+
+  /** @internal */
+  protected readonly _iterate = (): void => {
+    this._immediate = null;
+    this._scope!.runInAsyncScope(this._runOnce, this);
+  };
+
+  /** @internal */
+  protected readonly _onNodeTimer = (): void => {
+    this._nodeTimer = null;
+    this._nodeTimerWhen = Infinity;
+    if (this._immediate !== null || !this._running) return;
+    const top = this._peekTimer();
+    if (top !== undefined && top._when > this.time()) {
+      this._armNodeTimer(top._when);
+      return;
+    }
+    this._scope!.runInAsyncScope(this._runOnce, this);
+  };
+
+  // ---------------------------------------------------------------- scheduling
+
+  /** Schedules `callback(...args)` for the next iteration; callbacks run in FIFO order. */
+  callSoon<A extends unknown[]>(callback: Callback<A>, ...args: A): Handle {
+    if (this._closed) this._raiseClosed();
+    checkCallback(callback, "callSoon");
+    const handle = new Handle(callback as Callback, args, this);
+    this._ready.push(handle);
+    if (this._immediate === null && this._running) this._scheduleIteration();
+    return handle;
+  }
+
+  /** As `callSoon`, safe to call from any async context; wakes an idle loop. */
+  callSoonThreadsafe<A extends unknown[]>(callback: Callback<A>, ...args: A): Handle {
+    return this.callSoon(callback, ...args);
+  }
+
+  /** Schedules `callback(...args)` to run `delay` seconds from now (a negative delay means now). `NaN` → `RangeError`. */
+  callLater<A extends unknown[]>(delay: number, callback: Callback<A>, ...args: A): TimerHandle {
+    checkDelay(delay, "delay", "callLater");
+    return this._callAt(this.time() + delay, callback, args, "callLater");
+  }
+
+  /** Schedules `callback(...args)` at loop time `when` (seconds, as `loop.time()`). `NaN` → `RangeError`. */
+  callAt<A extends unknown[]>(when: number, callback: Callback<A>, ...args: A): TimerHandle {
+    checkDelay(when, "when", "callAt");
+    return this._callAt(when, callback, args, "callAt");
+  }
+
+  private _callAt(when: number, callback: Callback<any>, args: unknown[], method: string): TimerHandle {
+    if (this._closed) this._raiseClosed();
+    checkCallback(callback, method);
+    const timer = new TimerHandle(when, callback, args, this);
+    timer._scheduled = true;
+    this._timers.push(timer);
+    if (this._running && this._immediate === null && when < this._nodeTimerWhen) this._armNodeTimer(when);
+    return timer;
+  }
+
+  /** Monotonic time in seconds, the clock of `callAt` and timeouts. */
+  time(): number {
+    return performance.now() / 1000;
+  }
+
+  /** @internal Puts a runnable (a Future delivering callbacks, a Task starting) on the ready queue. */
+  _enqueue(item: Runnable): void {
+    this._ready.push(item);
+    if (this._immediate === null && this._running) this._scheduleIteration();
+  }
+
+  /** @internal */
+  _timerHandleCancelled(): void {
+    this._timerCancelledCount++;
+    // Cancelled timers are dropped lazily; compact when they are most of the heap (e.g. many finished timeouts).
+    if (this._timerCancelledCount > 64 && this._timerCancelledCount * 2 > this._timers.length) {
+      this._timers.filter((t) => {
+        if (t._cancelled) t._scheduled = false;
+        return !t._cancelled;
+      });
+      this._timerCancelledCount = 0;
+    }
+  }
+
+  /** @internal The earliest timer not cancelled (cancelled ones on top are dropped), or undefined. */
+  protected _peekTimer(): TimerHandle | undefined {
+    const heap = this._timers;
+    let top = heap.peek();
+    while (top !== undefined && top._cancelled) {
+      heap.pop();
+      top._scheduled = false;
+      this._timerCancelledCount--;
+      top = heap.peek();
+    }
+    return top;
+  }
+
+  /** @internal Queues one iteration with setImmediate, dropping an armed Node timer (the iteration re-arms it). */
+  protected _scheduleIteration(): void {
+    if (this._nodeTimer !== null) {
+      clearTimeout(this._nodeTimer);
+      this._nodeTimer = null;
+      this._nodeTimerWhen = Infinity;
+    }
+    this._immediate = setImmediate(this._iterate);
+  }
+
+  /**
+   * @internal Arms the one Node timer for loop time `when`. The virtual-time loop overrides this (and `time()`)
+   * to jump its clock instead of waiting.
+   */
+  protected _armNodeTimer(when: number): void {
+    if (when === Infinity) return;
+    if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
+    const ms = Math.min(MAX_NODE_DELAY_MS, Math.max(1, Math.ceil((when - this.time()) * 1000)));
+    this._nodeTimerWhen = when;
+    this._nodeTimer = setTimeout(this._onNodeTimer, ms);
+  }
+
+  /** @internal One iteration: due timers to the ready queue, then the callbacks ready at its start. */
+  _runOnce(): void {
+    const ready = this._ready;
+    const heap = this._timers;
+    if (heap.length > 0) {
+      const now = this.time();
+      for (;;) {
+        const top = heap.peek();
+        if (top === undefined) break;
+        if (top._cancelled) {
+          heap.pop();
+          top._scheduled = false;
+          this._timerCancelledCount--;
+          continue;
+        }
+        if (top._when > now) break;
+        heap.pop();
+        top._scheduled = false;
+        ready.push(top);
+      }
+    }
+    let n = ready.length;
+    if (this._debug) {
+      while (n-- > 0) this._runTimed(ready.shift()!);
+    } else {
+      while (n-- > 0) ready.shift()!._run();
+    }
+    if (this._stopping) {
+      this._finishRunning();
+    } else if (ready.length > 0) {
+      if (this._immediate === null) this._scheduleIteration();
+    } else if (this._immediate === null) {
+      const top = this._peekTimer();
+      if (top !== undefined && top._when < this._nodeTimerWhen) this._armNodeTimer(top._when);
+    }
+  }
+
+  private _runTimed(item: Runnable): void {
+    const t0 = this.time();
+    item._run();
+    const dt = this.time() - t0;
+    if (dt >= this.slowCallbackDuration) {
+      this._log(`Executing ${inspect(item, { depth: 0 })} took ${dt.toFixed(3)} seconds`);
+    }
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /**
+   * Runs the loop until `stop()` is called; the promise settles after the iteration in which `stop()` took effect.
+   * Rejects with `RuntimeError` when the loop is closed, already running, or another loop runs in this async context.
+   */
+  runForever(): Promise<void> {
+    try {
+      this._checkRunnable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this._running = true;
+    // Iterations (and so every callback and task start) run in the async context this call was made in,
+    // plus our frame; a Node timer or immediate scheduled from elsewhere never leaks its context in.
+    this._scope = frameStorage.run(this._frame, () => new AsyncResource("asyncio-ts.EventLoop"));
+    this._keepAlive = setInterval(() => {}, MAX_NODE_DELAY_MS);
+    const stopped = new Promise<void>((resolve) => {
+      this._onStopped = resolve;
+    });
+    this._scheduleIteration();
+    return stopped;
+  }
+
+  /**
+   * Runs the loop until `future` is done and returns its result (throws its exception). A coroutine function is
+   * wrapped in a Task, a promise in a Future. Rejects with `RuntimeError` when the loop is closed or already running.
+   */
+  async runUntilComplete<T>(future: PromiseLike<T> | (() => PromiseLike<T> | T)): Promise<T> {
+    this._checkRunnable();
+    const fut = _ensureFutureOn(future, this);
+    const stopWhenDone = (): void => this.stop();
+    fut.addDoneCallback(stopWhenDone);
+    try {
+      await this.runForever();
+    } finally {
+      fut.removeDoneCallback(stopWhenDone);
+    }
+    if (!fut.done()) throw new RuntimeError("Event loop stopped before Future completed.");
+    return fut.result();
+  }
+
+  private _checkRunnable(): void {
+    if (this._closed) this._raiseClosed();
+    if (this._running) throw new RuntimeError("This event loop is already running");
+    if (runningLoopOrNull() !== null) {
+      throw new RuntimeError("Cannot run the event loop while another loop is running");
+    }
+  }
+
+  private _finishRunning(): void {
+    this._stopping = false;
+    this._running = false;
+    if (this._immediate !== null) clearImmediate(this._immediate);
+    if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
+    if (this._keepAlive !== null) clearInterval(this._keepAlive);
+    this._immediate = null;
+    this._nodeTimer = null;
+    this._nodeTimerWhen = Infinity;
+    this._keepAlive = null;
+    this._scope?.emitDestroy();
+    this._scope = null;
+    const done = this._onStopped;
+    this._onStopped = null;
+    done?.();
+  }
+
+  /** Asks a running loop to stop after the current iteration (before `runForever`, it runs one iteration). */
+  stop(): void {
+    this._stopping = true;
+    if (this._running && this._immediate === null) this._scheduleIteration();
+  }
+
+  /** Whether the loop is running. */
+  isRunning(): boolean {
+    return this._running;
+  }
+
+  /** Whether `close()` was called. */
+  isClosed(): boolean {
+    return this._closed;
+  }
+
+  /**
+   * Closes the loop: drops pending callbacks and timers, reports never-retrieved exceptions, shuts the default
+   * executor down without waiting. Idempotent. `RuntimeError` on a running loop.
+   */
+  close(): void {
+    if (this._running) throw new RuntimeError("Cannot close a running event loop");
+    if (this._closed) return;
+    if (this._debug) this._log(`Close ${inspect(this)}`);
+    this._closed = true;
+    this._ready.clear();
+    for (const t of this._timers.items) t._scheduled = false;
+    this._timers.clear();
+    this._timerCancelledCount = 0;
+    for (const report of Array.from(this._unretrieved)) report.report();
+    this._closeHooks.forEach((hook) => hook(this));
+  }
+
+  /** @internal Extra work done by `close()` (executors, transports), registered by the modules that own it. */
+  readonly _closeHooks: ((loop: EventLoop) => void)[] = [];
+
+  /** @internal */
+  _raiseClosed(): never {
+    throw new RuntimeError("Event loop is closed");
+  }
+
+  /** @internal For modules that must refuse work on a closed loop. */
+  _checkClosed(): void {
+    if (this._closed) this._raiseClosed();
+  }
+
+  // ---------------------------------------------------------------- futures and tasks
+
+  /** A new pending Future bound to this loop. */
+  createFuture<T = unknown>(): Future<T> {
+    return _newFuture<T>(this);
+  }
+
+  /**
+   * Wraps the coroutine function `fn` in a Task scheduled on this loop (through the task factory, if one is set).
+   * Passing a started promise throws `TypeError`: pass `() => work()`, not `work()`.
+   */
+  createTask<T>(fn: () => PromiseLike<T> | T, options: TaskOptions = {}): Task<T> {
+    this._checkClosed();
+    if (this._taskFactory !== null) return this._taskFactory(this, fn, options);
+    return _newTask(fn, this, options);
+  }
+
+  /** Sets the factory `createTask` uses (`eagerTaskFactory`, or your own); `null` restores the default. */
+  setTaskFactory(factory: TaskFactory | null): void {
+    if (factory !== null && typeof factory !== "function") {
+      throw new TypeError(`setTaskFactory: expected \`factory\` to be a function or null, got ${typeof factory}`);
+    }
+    this._taskFactory = factory;
+  }
+
+  /** The task factory set with `setTaskFactory`, or null. */
+  getTaskFactory(): TaskFactory | null {
+    return this._taskFactory;
+  }
+
+  // ---------------------------------------------------------------- errors and debug
+
+  /** Sets the handler called with `(loop, context)` for errors nobody observes; `null` restores the default. */
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null && typeof handler !== "function") {
+      throw new TypeError(`setExceptionHandler: expected \`handler\` to be a function or null, got ${typeof handler}`);
+    }
+    this._exceptionHandler = handler;
+  }
+
+  /** The handler set with `setExceptionHandler`, or null. */
+  getExceptionHandler(): ExceptionHandler | null {
+    return this._exceptionHandler;
+  }
+
+  /** Logs the context (message, exception with its stack, and the other keys) to stderr. */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const message = context.message || "Unhandled exception in event loop";
+    const lines = [message];
+    for (const key of Object.keys(context).sort()) {
+      if (key === "message" || key === "exception") continue;
+      const value = context[key];
+      lines.push(`${key}: ${typeof value === "string" ? value : inspect(value, { depth: 1 })}`);
+    }
+    const exc = context.exception;
+    if (exc !== undefined) {
+      lines.push(exc instanceof Error && exc.stack ? exc.stack : `exception: ${inspect(exc)}`);
+    }
+    this._log(lines.join("\n"));
+  }
+
+  /** Calls the exception handler (or the default one); an error thrown by the handler itself is logged, not raised. */
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this._exceptionHandler;
+    if (handler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch {
+        // Logging must never break the loop.
+      }
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (exception) {
+      try {
+        this.defaultExceptionHandler({ message: "Unhandled error in exception handler", exception, context });
+      } catch {
+        // As above.
+      }
+    }
+  }
+
+  /** Turns debug mode on or off (slow-callback logging, creation stacks). */
+  setDebug(enabled: boolean): void {
+    this._debug = Boolean(enabled);
+  }
+
+  /** Whether debug mode is on. */
+  getDebug(): boolean {
+    return this._debug;
+  }
+
+  // ---------------------------------------------------------------- executors (see executors.ts)
+
+  /** Shuts the default executor down and waits for it; nothing to do when none was created. */
+  async shutdownDefaultExecutor(): Promise<void> {
+    const hook = this._shutdownDefaultExecutorHook;
+    if (hook !== null) await hook(this);
+  }
+
+  /** @internal Installed by the executors module when a default executor exists. */
+  _shutdownDefaultExecutorHook: ((loop: EventLoop) => Promise<void>) | null = null;
+
+  toString(): string {
+    return `<EventLoop running=${this._running} closed=${this._closed} debug=${this._debug}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+// ------------------------------------------------------------------ the current loop
+
+let currentEventLoop: EventLoop | null = null;
+
+/** The loop running in the current async context. `RuntimeError('no running event loop')` outside one. */
+export function getRunningLoop(): EventLoop {
+  return requireRunningLoop();
+}
+
+/** The running loop; outside one, the loop set with `setEventLoop`, creating and setting one if none is set. */
+export function getEventLoop(): EventLoop {
+  const running = runningLoopOrNull();
+  if (running !== null) return running;
+  if (currentEventLoop === null || currentEventLoop.isClosed()) currentEventLoop = new EventLoop();
+  return currentEventLoop;
+}
+
+/** Sets the loop `getEventLoop()` returns outside a running loop (`null` to forget it). */
+export function setEventLoop(loop: EventLoop | null): void {
+  if (loop !== null && !(loop instanceof EventLoop)) {
+    throw new TypeError(`setEventLoop: expected \`loop\` to be an EventLoop or null, got ${typeof loop}`);
+  }
+  currentEventLoop = loop;
+}
+
+/** A new, not running, event loop. */
+export function newEventLoop(): EventLoop {
+  return new EventLoop();
+}

@@ -1,0 +1,361 @@
+/**
+ * Future: a result that will be set later, awaitable like a promise.
+ *
+ * A Future allocates no native Promise until something calls `then` (which `await` does). Its done callbacks
+ * and its awaiters are delivered by the loop: on completion the Future puts itself once on the ready queue and,
+ * when its turn comes, runs every callback in registration order.
+ * @module
+ */
+import { inspect } from "node:util";
+import { type Runnable, currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
+import { CancelledError, InvalidStateError, RuntimeError } from "./exceptions.js";
+import type { ContextRunner, EventLoop } from "./events.js";
+import type { Task } from "./tasks.js";
+
+/** The three states of a Future; a done Future never changes state again. */
+export type FutureState = "PENDING" | "CANCELLED" | "FINISHED";
+
+/** Anything `ensureFuture`, `gather`, `shield`, `waitFor` accept: a Future, a promise, or a coroutine function. */
+export type Awaitable<T> = PromiseLike<T> | (() => PromiseLike<T> | T);
+
+/** A done callback: called with the Future once it is done, always from the loop, never inline. */
+export type DoneCallback<T> = (future: Future<T>) => void;
+
+/** @internal One entry of a Future's callback list: delivered when the Future is done. */
+interface Delivery {
+  _deliver(future: Future<any>): void;
+}
+
+class UserCallback implements Delivery {
+  constructor(
+    readonly fn: DoneCallback<any>,
+    readonly context: ContextRunner | undefined,
+  ) {}
+
+  _deliver(future: Future<any>): void {
+    try {
+      if (this.context === undefined) this.fn(future);
+      else this.context(this.fn, future);
+    } catch (exception) {
+      future._loop.callExceptionHandler({
+        message: `Exception in callback ${this.fn.name || "<anonymous>"}(${future})`,
+        exception,
+        future,
+      });
+    }
+  }
+}
+
+/**
+ * What `then` registers: the awaiter's callbacks and the promise `then` returned.
+ * `task` is the task that awaits (null when the caller is not a task): if that task was asked to cancel
+ * meanwhile, it gets `CancelledError` instead of the result, as a CPython task step would throw it in.
+ */
+class ThenReaction implements Delivery {
+  constructor(
+    readonly task: Task<any> | null,
+    readonly onFulfilled: ((value: any) => any) | null | undefined,
+    readonly onRejected: ((reason: any) => any) | null | undefined,
+    readonly resolve: (value: any) => void,
+    readonly reject: (reason: any) => void,
+  ) {}
+
+  _deliver(future: Future<any>): void {
+    const task = this.task;
+    let ok: boolean;
+    let value: unknown;
+    if (task !== null && task._mustCancel) {
+      task._mustCancel = false;
+      ok = false;
+      value = task._makeCancelledError();
+    } else if (future._state === "FINISHED") {
+      ok = !future._hasException;
+      value = ok ? future._result : future._exception;
+    } else {
+      ok = false;
+      value = future._makeCancelledError();
+    }
+    const handler = ok ? this.onFulfilled : this.onRejected;
+    if (typeof handler !== "function") {
+      if (ok) this.resolve(value);
+      else this.reject(value);
+      return;
+    }
+    try {
+      this.resolve(handler(value));
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+}
+
+/** @internal Reports a Future's exception that nobody retrieved, once: at GC or when the loop closes. */
+export class _UnretrievedReport {
+  private done = false;
+  constructor(
+    readonly loop: EventLoop,
+    readonly exception: unknown,
+    readonly kind: string,
+    readonly futureRef: WeakRef<Future<unknown>>,
+    readonly description: string,
+    readonly sourceTraceback: string | undefined,
+  ) {}
+
+  report(): void {
+    if (this.done) return;
+    this.done = true;
+    this.loop._unretrieved.delete(this);
+    const context: Record<string, unknown> = {
+      message: `${this.kind} exception was never retrieved`,
+      exception: this.exception,
+    };
+    const future = this.futureRef.deref();
+    context[this.kind === "Task" ? "task" : "future"] = future ?? this.description;
+    if (this.sourceTraceback !== undefined) context.source_traceback = this.sourceTraceback;
+    this.loop.callExceptionHandler(context);
+  }
+
+  cancel(): void {
+    this.done = true;
+    this.loop._unretrieved.delete(this);
+  }
+}
+
+const unretrievedRegistry = new FinalizationRegistry<_UnretrievedReport>((report) => report.report());
+
+/**
+ * A result not yet known. `await` it (it is a `PromiseLike`), or add done callbacks.
+ * `result()`, `exception()`, `cancelled()` read it; `setResult`, `setException`, `cancel` settle it once.
+ */
+export class Future<T = unknown> implements PromiseLike<T>, Runnable {
+  // Invariants: `_state` moves once, from PENDING to CANCELLED or FINISHED. When FINISHED, `_hasException`
+  // tells whether `_exception` or `_result` holds the outcome. `_callbacks` holds what has not been delivered;
+  // `_scheduled` is true while this Future sits on the loop's ready queue to deliver them.
+  /** @internal */ _state: FutureState = "PENDING";
+  /** @internal */ _result: T | undefined = undefined;
+  /** @internal */ _exception: unknown = undefined;
+  /** @internal */ _hasException = false;
+  /** @internal */ readonly _loop: EventLoop;
+  /** @internal */ _callbacks: Delivery[] | null = null;
+  /** @internal */ _scheduled = false;
+  /** @internal */ _cancelMessage: string | undefined = undefined;
+  /** @internal The CancelledError a task's body ended with, re-thrown by `result()`. */
+  _cancelledExc: CancelledError | null = null;
+  /** @internal */ _unretrieved: _UnretrievedReport | null = null;
+  /** @internal Where this Future was created, in debug mode. */
+  _sourceTraceback: string | undefined = undefined;
+
+  /** A pending Future on `loop` (default: the running loop). Prefer `loop.createFuture()`. */
+  constructor(options?: { loop?: EventLoop }) {
+    this._loop = options?.loop ?? requireRunningLoop();
+    if (this._loop._debug) this._sourceTraceback = new Error().stack?.split("\n").slice(2).join("\n");
+  }
+
+  /** Whether the Future is cancelled or finished. */
+  done(): boolean {
+    return this._state !== "PENDING";
+  }
+
+  /** Whether the Future was cancelled. */
+  cancelled(): boolean {
+    return this._state === "CANCELLED";
+  }
+
+  /** The loop the Future belongs to. */
+  getLoop(): EventLoop {
+    return this._loop;
+  }
+
+  /**
+   * The result; throws the Future's exception if it failed, `CancelledError` if cancelled,
+   * `InvalidStateError` if not done.
+   */
+  result(): T {
+    if (this._state === "CANCELLED") throw this._makeCancelledError();
+    if (this._state === "PENDING") throw new InvalidStateError("Result is not set.");
+    this._markRetrieved();
+    if (this._hasException) throw this._exception;
+    return this._result as T;
+  }
+
+  /** The exception (null when it succeeded); `CancelledError` if cancelled, `InvalidStateError` if not done. */
+  exception(): unknown {
+    if (this._state === "CANCELLED") throw this._makeCancelledError();
+    if (this._state === "PENDING") throw new InvalidStateError("Exception is not set.");
+    this._markRetrieved();
+    return this._hasException ? this._exception : null;
+  }
+
+  /** Marks the Future done with `value` and schedules its callbacks. `InvalidStateError` when already done. */
+  setResult(value: T): void {
+    if (this._state !== "PENDING") throw new InvalidStateError(`invalid state: ${this._state}: ${this}`);
+    this._state = "FINISHED";
+    this._result = value;
+    this._scheduleCallbacks();
+  }
+
+  /** Marks the Future failed with `exception` and schedules its callbacks. `InvalidStateError` when already done. */
+  setException(exception: unknown): void {
+    if (this._state !== "PENDING") throw new InvalidStateError(`invalid state: ${this._state}: ${this}`);
+    this._state = "FINISHED";
+    this._exception = exception;
+    this._hasException = true;
+    this._trackUnretrieved();
+    this._scheduleCallbacks();
+  }
+
+  /** Cancels the Future and schedules its callbacks; false when it was already done. `msg` becomes the error's message. */
+  cancel(msg?: string): boolean {
+    if (this._state !== "PENDING") return false;
+    this._state = "CANCELLED";
+    this._cancelMessage = msg;
+    this._scheduleCallbacks();
+    return true;
+  }
+
+  /** Calls `fn(future)` from the loop once the Future is done (on the next iteration if it already is). */
+  addDoneCallback(fn: DoneCallback<T>, options?: { context?: ContextRunner }): void {
+    if (typeof fn !== "function") {
+      throw new TypeError(`addDoneCallback: expected \`fn\` to be a function, got ${fn === null ? "null" : typeof fn}`);
+    }
+    this._addDelivery(new UserCallback(fn, options?.context));
+  }
+
+  /** Removes every registration of `fn`; returns how many were removed. */
+  removeDoneCallback(fn: DoneCallback<T>): number {
+    const list = this._callbacks;
+    if (list === null) return 0;
+    const kept = list.filter((d) => !(d instanceof UserCallback && d.fn === fn));
+    const removed = list.length - kept.length;
+    if (removed > 0) this._callbacks = kept;
+    return removed;
+  }
+
+  /**
+   * Promise interop; `await future` goes through here. Called in the awaiting task's async context, so the task
+   * learns what it awaits: cancelling that task cancels this Future.
+   */
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this._state !== "PENDING") {
+      // As CPython: awaiting a done Future does not suspend, so no loop iteration passes.
+      const settled =
+        this._state === "FINISHED" && !this._hasException
+          ? Promise.resolve(this._result as T)
+          : Promise.reject(this._state === "CANCELLED" ? this._makeCancelledError() : this._exception);
+      this._markRetrieved();
+      return settled.then(onFulfilled, onRejected);
+    }
+    this._markRetrieved();
+    const task = currentTaskOrNull();
+    if (task !== null) {
+      if ((task as Future<unknown>) === this) {
+        return Promise.reject(new RuntimeError(`Task cannot await on itself: ${this}`)).then(onFulfilled, onRejected);
+      }
+      task._awaiting(this);
+    }
+    return new Promise<R1 | R2>((resolve, reject) => {
+      this._addDelivery(new ThenReaction(task, onFulfilled, onRejected, resolve, reject));
+    });
+  }
+
+  /** Promise interop: `future.catch(fn)`. */
+  catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  /** Promise interop: `future.finally(fn)`. */
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.then().finally(onFinally);
+  }
+
+  /** @internal The CancelledError to throw for this cancelled Future. */
+  _makeCancelledError(): CancelledError {
+    if (this._cancelledExc !== null) return this._cancelledExc;
+    return new CancelledError(this._cancelMessage);
+  }
+
+  /** @internal */
+  _addDelivery(delivery: Delivery): void {
+    if (this._callbacks === null) this._callbacks = [delivery];
+    else this._callbacks.push(delivery);
+    if (this._state !== "PENDING") this._scheduleCallbacks();
+  }
+
+  /** @internal */
+  _scheduleCallbacks(): void {
+    if (this._callbacks === null || this._scheduled) return;
+    if (this._loop._closed) this._loop._raiseClosed();
+    this._scheduled = true;
+    this._loop._enqueue(this);
+  }
+
+  /** @internal Delivers the callbacks; called by the loop. Each delivery guards itself, so one failure stops none. */
+  _run(): void {
+    this._scheduled = false;
+    const list = this._callbacks;
+    if (list === null) return;
+    this._callbacks = null;
+    for (let i = 0; i < list.length; i++) list[i]!._deliver(this);
+  }
+
+  /** @internal */
+  _markRetrieved(): void {
+    const report = this._unretrieved;
+    if (report !== null) {
+      this._unretrieved = null;
+      report.cancel();
+      unretrievedRegistry.unregister(report);
+    }
+  }
+
+  private _trackUnretrieved(): void {
+    const kind = this._kind();
+    const report = new _UnretrievedReport(
+      this._loop,
+      this._exception,
+      kind,
+      new WeakRef(this as Future<unknown>),
+      this.toString(),
+      this._sourceTraceback,
+    );
+    this._unretrieved = report;
+    this._loop._unretrieved.add(report);
+    unretrievedRegistry.register(this, report, report);
+  }
+
+  /** @internal "Future" or "Task", for messages. */
+  _kind(): string {
+    return "Future";
+  }
+
+  /** @internal The state words of the repr. */
+  _reprInfo(): string[] {
+    const info = [this._state.toLowerCase()];
+    if (this._state === "FINISHED") {
+      if (this._hasException) info.push(`exception=${inspect(this._exception, { depth: 0, breakLength: Infinity }).split("\n")[0]}`);
+      else info.push(`result=${inspect(this._result, { depth: 0, breakLength: Infinity })}`);
+    }
+    return info;
+  }
+
+  toString(): string {
+    return `<${this._kind()} ${this._reprInfo().join(" ")}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+/** Whether `value` is an asyncio-ts Future (a Task is one too). */
+export function isFuture(value: unknown): value is Future<unknown> {
+  return value instanceof Future;
+}
+
+/** @internal A Future on `loop` (what `loop.createFuture()` returns). */
+export function _newFuture<T>(loop: EventLoop): Future<T> {
+  return new Future<T>({ loop });
+}

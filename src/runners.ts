@@ -1,0 +1,154 @@
+/**
+ * Runners: `run(main)` and `Runner`, the entry points that create a loop, run a main task on it, and clean up.
+ * @module
+ */
+import { runningLoopOrNull } from "./_internal/context.js";
+import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
+import { type EventLoop, newEventLoop, setEventLoop } from "./events.js";
+import { type Task, _checkCoroutineFunction, gather } from "./tasks.js";
+
+/** Options of `run` and `Runner`. */
+export interface RunnerOptions {
+  /** Debug mode for the loop (default: on when the environment variable `ASYNCIO_DEBUG=1`). */
+  debug?: boolean;
+  /** Makes the loop (default: `newEventLoop()`, also set as the current loop while the runner lives). */
+  loopFactory?: () => EventLoop;
+}
+
+type RunnerState = "created" | "initialized" | "closed";
+
+/**
+ * Runs several coroutine functions on one loop: `await new Runner().with(async (r) => { await r.run(a); await r.run(b) })`.
+ * `close()` cancels what is left, waits for it, shuts the default executor down and closes the loop.
+ */
+export class Runner {
+  private state: RunnerState = "created";
+  private loop: EventLoop | null = null;
+  private setLoop = false;
+  private interruptCount = 0;
+  private readonly debug: boolean | undefined;
+  private readonly loopFactory: (() => EventLoop) | undefined;
+
+  constructor(options: RunnerOptions = {}) {
+    if (options.loopFactory !== undefined && typeof options.loopFactory !== "function") {
+      throw new TypeError(`Runner: expected \`loopFactory\` to be a function, got ${typeof options.loopFactory}`);
+    }
+    this.debug = options.debug;
+    this.loopFactory = options.loopFactory;
+  }
+
+  /** The runner's loop, created on first use. `RuntimeError` once closed. */
+  getLoop(): EventLoop {
+    this.lazyInit();
+    return this.loop!;
+  }
+
+  /**
+   * Runs `fn` as a task on the runner's loop and returns its result. Ctrl-C (SIGINT) while it runs cancels the task,
+   * and `run` then rejects with `KeyboardInterrupt`; a second Ctrl-C ends the process at once.
+   * `RuntimeError` when called where a loop is already running.
+   *
+   * Cancellation: if the task is cancelled (not by Ctrl-C), `run` rejects with `CancelledError`.
+   */
+  async run<T>(fn: () => PromiseLike<T> | T, options: { context?: import("./events.js").ContextRunner } = {}): Promise<T> {
+    _checkCoroutineFunction(fn, "Runner.run");
+    if (runningLoopOrNull() !== null) throw new RuntimeError("Runner.run() cannot be called from a running event loop");
+    this.lazyInit();
+    const loop = this.loop!;
+    const task = loop.createTask(fn, options.context ? { context: options.context } : {});
+    const removeSigint = this.installSigint(task as Task<unknown>);
+    this.interruptCount = 0;
+    try {
+      return await loop.runUntilComplete(task);
+    } catch (error) {
+      if (error instanceof CancelledError && this.interruptCount > 0 && task.uncancel() === 0) {
+        throw new KeyboardInterrupt();
+      }
+      throw error;
+    } finally {
+      removeSigint();
+    }
+  }
+
+  /** Cancels the tasks still pending and waits for them, shuts the default executor down, closes the loop. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state !== "initialized") return;
+    const loop = this.loop!;
+    try {
+      await cancelAllTasks(loop);
+      await loop.runUntilComplete(() => loop.shutdownDefaultExecutor());
+    } finally {
+      if (this.setLoop) setEventLoop(null);
+      loop.close();
+      this.loop = null;
+      this.state = "closed";
+    }
+  }
+
+  /** Runs `body(runner)` and closes the runner afterwards, whatever happens. */
+  async with<R>(body: (runner: Runner) => PromiseLike<R> | R): Promise<R> {
+    if (typeof body !== "function") throw new TypeError(`Runner.with: expected \`body\` to be a function, got ${typeof body}`);
+    try {
+      return await body(this);
+    } finally {
+      await this.close();
+    }
+  }
+
+  private lazyInit(): void {
+    if (this.state === "closed") throw new RuntimeError("Runner is closed");
+    if (this.state === "initialized") return;
+    if (this.loopFactory === undefined) {
+      this.loop = newEventLoop();
+      setEventLoop(this.loop);
+      this.setLoop = true;
+    } else {
+      this.loop = this.loopFactory();
+    }
+    if (this.debug !== undefined) this.loop.setDebug(this.debug);
+    this.state = "initialized";
+  }
+
+  /** Ctrl-C cancels the main task once; the second one ends the process as Node's default handler would. */
+  private installSigint(task: Task<unknown>): () => void {
+    if (process.listenerCount("SIGINT") > 0) return () => {};
+    const onSigint = (): void => {
+      this.interruptCount++;
+      if (this.interruptCount === 1 && !task.done()) {
+        task.cancel();
+        this.loop?.callSoonThreadsafe(() => {});
+        return;
+      }
+      process.removeListener("SIGINT", onSigint);
+      process.kill(process.pid, "SIGINT");
+    };
+    process.on("SIGINT", onSigint);
+    return () => process.removeListener("SIGINT", onSigint);
+  }
+}
+
+/** Cancels every pending task of `loop`, waits for all, and reports those that failed with something else. */
+async function cancelAllTasks(loop: EventLoop): Promise<void> {
+  const toCancel = Array.from(loop._tasks);
+  if (toCancel.length === 0) return;
+  for (const t of toCancel) t.cancel();
+  await loop.runUntilComplete(gather(...toCancel, { returnExceptions: true }));
+  for (const t of toCancel) {
+    if (t.cancelled()) continue;
+    const exception = t.exception();
+    if (exception !== null) {
+      loop.callExceptionHandler({ message: "unhandled exception during asyncio.run() shutdown", exception, task: t });
+    }
+  }
+}
+
+/**
+ * Runs `main` as the main task of a new loop and returns its result; then cancels and awaits every task still
+ * pending, shuts the default executor down and closes the loop. Ctrl-C cancels `main` and `run` rejects with
+ * `KeyboardInterrupt`. `RuntimeError` when a loop already runs in this async context.
+ */
+export async function run<T>(main: () => PromiseLike<T> | T, options: RunnerOptions = {}): Promise<T> {
+  if (runningLoopOrNull() !== null) throw new RuntimeError("asyncio.run() cannot be called from a running event loop");
+  _checkCoroutineFunction(main, "run");
+  return new Runner(options).with((runner) => runner.run(main));
+}

@@ -1,0 +1,144 @@
+/**
+ * Timeouts: `timeout(delay).with(body)` cancels the current task when the deadline passes and turns that
+ * cancellation, and only that one, into `TimeoutError` when the body ends.
+ * @module
+ */
+import { inspect } from "node:util";
+import { currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
+import { RuntimeError, TimeoutError } from "./exceptions.js";
+import type { Handle } from "./events.js";
+import { type Task, _asCancelledError } from "./tasks.js";
+
+/** The life of a Timeout: created → entered → (expiring → expired | exited). */
+type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
+
+function checkWhen(value: unknown, name: string, method: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number") throw new TypeError(`${method}: expected \`${name}\` to be a number of seconds or null, got ${typeof value}`);
+  if (Number.isNaN(value)) throw new RangeError(`${method}: expected \`${name}\` to be a number of seconds or null, got NaN`);
+  return value;
+}
+
+/**
+ * A deadline for a block of code: `await timeout(5).with(async (t) => ...)`. Make one with `timeout()` or
+ * `timeoutAt()`; it can be entered once.
+ */
+export class Timeout {
+  // Invariants: `handle` is the scheduled expiry while "active" with a deadline, else null. `task` and
+  // `cancellingAtEntry` are set on entry: the expiry's own cancel is told apart from others by comparing the
+  // task's `uncancel()` count with the count at entry.
+  private state: TimeoutState = "created";
+  private whenValue: number | null;
+  private handle: Handle | null = null;
+  private task: Task<unknown> | null = null;
+  private cancellingAtEntry = 0;
+
+  /** @internal Use `timeout()` or `timeoutAt()`. */
+  constructor(when: number | null) {
+    this.whenValue = when;
+  }
+
+  /** The deadline in loop time (seconds), or null for none. */
+  when(): number | null {
+    return this.whenValue;
+  }
+
+  /**
+   * Moves the deadline to loop time `when` (null: none). `RuntimeError` before entry or after the block ended.
+   */
+  reschedule(when: number | null): void {
+    const value = checkWhen(when, "when", "reschedule");
+    if (this.state !== "active") {
+      if (this.state === "created") throw new RuntimeError("Timeout has not been entered");
+      throw new RuntimeError(`Cannot change state of ${this.state} Timeout`);
+    }
+    this.whenValue = value;
+    this.handle?.cancel();
+    this.handle = null;
+    if (value === null) return;
+    const loop = requireRunningLoop();
+    this.handle = value <= loop.time() ? loop.callSoon(this.onTimeout) : loop.callAt(value, this.onTimeout);
+  }
+
+  /** Whether the deadline passed and the task was cancelled for it. */
+  expired(): boolean {
+    return this.state === "expiring" || this.state === "expired";
+  }
+
+  /**
+   * Runs `body` with this deadline. When it passes, the current task is cancelled; if the body then ends with that
+   * cancellation, `with` throws `TimeoutError` (its `cause` is the `CancelledError`). Other cancellations pass
+   * through unchanged. `RuntimeError` outside a task or when entered twice.
+   *
+   * Cancellation: an outer cancel propagates as `CancelledError`, never as `TimeoutError`.
+   */
+  async with<R>(body: (timeout: Timeout) => PromiseLike<R> | R): Promise<R> {
+    if (typeof body !== "function") throw new TypeError(`Timeout.with: expected \`body\` to be a function, got ${typeof body}`);
+    this.enter();
+    let result: R;
+    try {
+      result = await body(this);
+    } catch (error) {
+      this.exit(error, true);
+      throw error;
+    }
+    this.exit(undefined, false);
+    return result;
+  }
+
+  private enter(): void {
+    if (this.state !== "created") throw new RuntimeError("Timeout has already been entered");
+    const task = currentTaskOrNull();
+    if (task === null) throw new RuntimeError("Timeout should be used inside a task");
+    this.task = task;
+    this.state = "active";
+    this.cancellingAtEntry = task.cancelling();
+    this.reschedule(this.whenValue);
+  }
+
+  /** Ends the block; throws TimeoutError when the block ended through our own expiry's cancellation. */
+  private exit(error: unknown, failed: boolean): void {
+    this.handle?.cancel();
+    this.handle = null;
+    if (this.state === "expiring") {
+      this.state = "expired";
+      if (this.task!.uncancel() <= this.cancellingAtEntry && failed) {
+        const cancelled = _asCancelledError(error);
+        if (cancelled !== null) {
+          const timeoutError = new TimeoutError();
+          timeoutError.cause = cancelled;
+          throw timeoutError;
+        }
+      }
+    } else if (this.state === "active") {
+      this.state = "finished";
+    }
+  }
+
+  private readonly onTimeout = (): void => {
+    this.task!.cancel();
+    this.state = "expiring";
+    this.handle = null;
+  };
+
+  toString(): string {
+    const when = this.whenValue === null ? "" : ` when=${this.whenValue.toFixed(3)}`;
+    return `<Timeout [${this.state}]${when}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+/** A Timeout that expires `delay` seconds from now (`null`: no deadline); enter it with `.with(body)`. `RuntimeError` outside a loop. */
+export function timeout(delay: number | null): Timeout {
+  const value = checkWhen(delay, "delay", "timeout");
+  if (value === null) return new Timeout(null);
+  return new Timeout(requireRunningLoop().time() + value);
+}
+
+/** A Timeout at loop time `when` (seconds, as `loop.time()`; `null`: no deadline). */
+export function timeoutAt(when: number | null): Timeout {
+  return new Timeout(checkWhen(when, "when", "timeoutAt"));
+}
