@@ -51,3 +51,11 @@ export { Timeout, timeout, timeoutAt } from "./timeouts.js";
 export { TaskGroup } from "./taskgroups.js";
 export { Runner, run } from "./runners.js";
 export type { RunnerOptions } from "./runners.js";
+
+// Synchronization primitives and queues (locks.ts, queues.ts).
+
+// Network: transports, protocols, streams (transports.ts, protocols.ts, base_net.ts, streams.ts).
+
+// Subprocesses, signals, executors (subprocess.ts, unix_events.ts, executors.ts, threads.ts).
+
+// Testing, debugging, introspection (testing.ts, graph.ts).
