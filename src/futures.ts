@@ -46,18 +46,37 @@ class UserCallback implements Delivery {
   }
 }
 
+// Makes a native promise without a closure per call: the executor runs synchronously and leaves its resolvers here.
+let capturedResolve: ((value: any) => void) | null = null;
+let capturedReject: ((reason: any) => void) | null = null;
+function captureResolvers(resolve: (value: any) => void, reject: (reason: any) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /**
- * What `then` registers: the awaiter's callbacks and the promise `then` returned.
+ * What `then` registers and returns: the awaiter's callbacks, and the promise of their outcome.
+ *
+ * `await future` calls `then` and ignores what it returns, so the returned promise is made lazily: a native
+ * Promise is created only when someone chains on it (`then`/`catch`/`finally`) or when a handler threw (so an
+ * unobserved rejection is reported by Node exactly as for any promise). It is a Promise in every way but
+ * `instanceof Promise`.
+ *
  * `task` is the task that awaits (null when the caller is not a task): if that task was asked to cancel
  * meanwhile, it gets `CancelledError` instead of the result, as a CPython task step would throw it in.
  */
-class ThenReaction implements Delivery {
+class ThenReaction implements Delivery, Promise<any> {
+  private promise: Promise<any> | null = null;
+  private resolvePromise: ((value: any) => void) | null = null;
+  private rejectPromise: ((reason: any) => void) | null = null;
+  /** 0: not delivered; 1: delivered, `outcome` is the value to resolve the promise with. */
+  private delivered = 0;
+  private outcome: unknown = undefined;
+
   constructor(
     readonly task: Task<any> | null,
     readonly onFulfilled: ((value: any) => any) | null | undefined,
     readonly onRejected: ((reason: any) => any) | null | undefined,
-    readonly resolve: (value: any) => void,
-    readonly reject: (reason: any) => void,
   ) {}
 
   _deliver(future: Future<any>): void {
@@ -77,15 +96,65 @@ class ThenReaction implements Delivery {
     }
     const handler = ok ? this.onFulfilled : this.onRejected;
     if (typeof handler !== "function") {
-      if (ok) this.resolve(value);
-      else this.reject(value);
+      this.settle(ok, value);
       return;
     }
+    let result: unknown;
     try {
-      this.resolve(handler(value));
+      result = handler(value);
     } catch (e) {
-      this.reject(e);
+      this.settle(false, e);
+      return;
     }
+    this.settle(true, result);
+  }
+
+  private settle(ok: boolean, value: unknown): void {
+    if (this.promise === null) {
+      if (ok) {
+        this.delivered = 1;
+        this.outcome = value;
+        return;
+      }
+      this.materialize();
+    }
+    if (ok) this.resolvePromise!(value);
+    else this.rejectPromise!(value);
+    this.resolvePromise = this.rejectPromise = null;
+  }
+
+  private materialize(): Promise<any> {
+    if (this.promise === null) {
+      this.promise = new Promise(captureResolvers);
+      this.resolvePromise = capturedResolve;
+      this.rejectPromise = capturedReject;
+      capturedResolve = capturedReject = null;
+      if (this.delivered === 1) {
+        this.resolvePromise!(this.outcome);
+        this.outcome = undefined;
+        this.resolvePromise = this.rejectPromise = null;
+      }
+    }
+    return this.promise;
+  }
+
+  then<R1 = any, R2 = never>(
+    onFulfilled?: ((value: any) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.materialize().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<any> {
+    return this.materialize().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<any> {
+    return this.materialize().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
   }
 }
 
@@ -129,13 +198,15 @@ const unretrievedRegistry = new FinalizationRegistry<_UnretrievedReport>((report
  */
 export class Future<T = unknown> implements PromiseLike<T>, Runnable {
   // Invariants: `_state` moves once, from PENDING to CANCELLED or FINISHED. When FINISHED, `_hasException`
-  // tells whether `_exception` or `_result` holds the outcome. `_callbacks` holds what has not been delivered;
+  // tells whether `_exception` or `_result` holds the outcome. `_callback0` then `_callbacks` hold, in registration
+  // order, what has not been delivered (most Futures have one awaiter: it needs no array);
   // `_scheduled` is true while this Future sits on the loop's ready queue to deliver them.
   /** @internal */ _state: FutureState = "PENDING";
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = undefined;
   /** @internal */ _hasException = false;
   /** @internal */ readonly _loop: EventLoop;
+  /** @internal */ _callback0: Delivery | null = null;
   /** @internal */ _callbacks: Delivery[] | null = null;
   /** @internal */ _scheduled = false;
   /** @internal */ _cancelMessage: string | undefined = undefined;
@@ -223,11 +294,19 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
 
   /** Removes every registration of `fn`; returns how many were removed. */
   removeDoneCallback(fn: DoneCallback<T>): number {
+    const matches = (d: Delivery | null): boolean => d instanceof UserCallback && d.fn === fn;
+    let removed = 0;
+    if (matches(this._callback0)) {
+      this._callback0 = null;
+      removed++;
+    }
     const list = this._callbacks;
-    if (list === null) return 0;
-    const kept = list.filter((d) => !(d instanceof UserCallback && d.fn === fn));
-    const removed = list.length - kept.length;
-    if (removed > 0) this._callbacks = kept;
+    if (list !== null) {
+      const kept = list.filter((d) => !matches(d));
+      removed += list.length - kept.length;
+      this._callbacks = kept.length > 0 ? kept : null;
+    }
+    if (this._callback0 === null && this._callbacks !== null) this._callback0 = this._callbacks.shift() ?? null;
     return removed;
   }
 
@@ -256,9 +335,9 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
       }
       task._awaiting(this);
     }
-    return new Promise<R1 | R2>((resolve, reject) => {
-      this._addDelivery(new ThenReaction(task, onFulfilled, onRejected, resolve, reject));
-    });
+    const reaction = new ThenReaction(task, onFulfilled, onRejected);
+    this._addDelivery(reaction);
+    return reaction;
   }
 
   /** Promise interop: `future.catch(fn)`. */
@@ -279,14 +358,15 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
 
   /** @internal */
   _addDelivery(delivery: Delivery): void {
-    if (this._callbacks === null) this._callbacks = [delivery];
+    if (this._callback0 === null && this._callbacks === null) this._callback0 = delivery;
+    else if (this._callbacks === null) this._callbacks = [delivery];
     else this._callbacks.push(delivery);
     if (this._state !== "PENDING") this._scheduleCallbacks();
   }
 
   /** @internal */
   _scheduleCallbacks(): void {
-    if (this._callbacks === null || this._scheduled) return;
+    if ((this._callback0 === null && this._callbacks === null) || this._scheduled) return;
     if (this._loop._closed) this._loop._raiseClosed();
     this._scheduled = true;
     this._loop._enqueue(this);
@@ -295,10 +375,12 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
   /** @internal Delivers the callbacks; called by the loop. Each delivery guards itself, so one failure stops none. */
   _run(): void {
     this._scheduled = false;
-    const list = this._callbacks;
-    if (list === null) return;
+    const first = this._callback0;
+    const rest = this._callbacks;
+    this._callback0 = null;
     this._callbacks = null;
-    for (let i = 0; i < list.length; i++) list[i]!._deliver(this);
+    if (first !== null) first._deliver(this);
+    if (rest !== null) for (let i = 0; i < rest.length; i++) rest[i]!._deliver(this);
   }
 
   /** @internal */

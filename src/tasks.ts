@@ -27,6 +27,9 @@ export interface TaskOptions {
 
 let taskCounter = 0;
 
+/** A task's scope only carries its creator's async context: no destroy tracking needed. */
+const RESOURCE_OPTIONS = { requireManualDestroy: true };
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as any).then === "function"
@@ -91,10 +94,9 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   // - `_mustCancel` is a requested cancellation no awaited Future carried yet. It is delivered at the body's next
   //   suspension on a Future (which is cancelled), at the next awaiter delivery, or at the body's end.
   // - `_numCancelsRequested` counts `cancel()` calls minus `uncancel()` calls (3.11+ semantics).
-  /** @internal */ readonly _frameLoop: EventLoop;
-  /** @internal */ readonly _frameTask: Task<unknown>;
   /** @internal */ readonly _coro: () => PromiseLike<T> | T;
-  /** @internal */ _name: string;
+  /** @internal The name, or the N of the default name `Task-N` (the string is made only when asked for). */
+  _name: string | number;
   /** @internal */ readonly _context: ContextRunner | null;
   /** @internal */ _started = false;
   /** @internal */ _futWaiter: Future<unknown> | null = null;
@@ -104,23 +106,31 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   private _scope: AsyncResource | null = null;
   private _abort: AbortController | null = null;
 
-  /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. */
-  constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}) {
+  /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
+  constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {
     _checkCoroutineFunction(coro, "Task");
-    const loop = options.loop ?? requireRunningLoop();
+    const loop = loopArg ?? options.loop ?? requireRunningLoop();
     super({ loop });
-    this._frameLoop = loop;
-    this._frameTask = this as Task<unknown>;
     this._coro = coro;
-    this._name = options.name !== undefined ? String(options.name) : `Task-${++taskCounter}`;
+    this._name = options.name !== undefined ? String(options.name) : ++taskCounter;
     this._context = options.context ?? null;
     loop._tasks.add(this as Task<unknown>);
     if (options.eagerStart === true && loop._running) {
       this._start(true);
     } else {
-      if (this._context === null) this._scope = new AsyncResource("asyncio-ts.Task");
+      if (this._context === null) this._scope = new AsyncResource("asyncio-ts.Task", RESOURCE_OPTIONS);
       loop._enqueue(this);
     }
+  }
+
+  /** @internal The async-context frame: a task is its own frame. */
+  get _frameLoop(): EventLoop {
+    return this._loop;
+  }
+
+  /** @internal */
+  get _frameTask(): Task<unknown> {
+    return this as Task<unknown>;
   }
 
   /** @internal Called by the loop: starts the body the first time, delivers done callbacks afterwards. */
@@ -143,7 +153,6 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     } else if (scope !== null && !eager) {
       this._scope = null;
       scope.runInAsyncScope(startBody, null, this);
-      scope.emitDestroy();
     } else {
       startBody(this as Task<unknown>);
     }
@@ -248,7 +257,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
 
   /** The task's name. */
   getName(): string {
-    return this._name;
+    return typeof this._name === "number" ? `Task-${this._name}` : this._name;
   }
 
   /** Renames the task. */
@@ -289,7 +298,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   override _reprInfo(): string[] {
     const info = super._reprInfo();
     if (this._mustCancel) info[0] = "cancelling";
-    info.splice(1, 0, `name='${this._name}'`, `coro=<${this._coro.name || "anonymous"}>`);
+    info.splice(1, 0, `name='${this.getName()}'`, `coro=<${this._coro.name || "anonymous"}>`);
     if (this._futWaiter !== null && this._futWaiter._state === "PENDING") info.push(`wait_for=${this._futWaiter}`);
     return info;
   }
@@ -297,7 +306,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
 
 /** @internal What `loop.createTask` does without a task factory. */
 export function _newTask<T>(fn: () => PromiseLike<T> | T, loop: EventLoop, options: TaskOptions): Task<T> {
-  return new Task(fn, { ...options, loop });
+  return new Task(fn, options, loop);
 }
 
 /**
@@ -323,7 +332,7 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
 
 /** A task factory whose tasks start their body synchronously inside `createTask`: `loop.setTaskFactory(eagerTaskFactory)`. */
 export const eagerTaskFactory = <T>(loop: EventLoop, coro: () => PromiseLike<T> | T, options: TaskOptions): Task<T> =>
-  new Task(coro, { ...options, loop, eagerStart: true });
+  new Task(coro, { ...options, eagerStart: true }, loop);
 
 // ------------------------------------------------------------------ ensureFuture
 
@@ -488,17 +497,20 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
   let loop: EventLoop | null = null;
   for (const a of args) if (a instanceof Future) loop ??= a._loop;
   loop ??= getEventLoop();
-  const byArg = new Map<unknown, Future<unknown>>();
-  const children: Future<unknown>[] = [];
-  for (const a of args) {
-    let fut = byArg.get(a);
+  // The same awaitable given twice is awaited once and its result repeated, as CPython.
+  const children: Future<unknown>[] = new Array(args.length);
+  const unique: Future<unknown>[] = [];
+  const seen = new Map<unknown, Future<unknown>>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    let fut = seen.get(a);
     if (fut === undefined) {
       fut = _ensureFutureOn(a as Awaitable<unknown>, loop);
-      byArg.set(a, fut);
+      seen.set(a, fut);
+      unique.push(fut);
     }
-    children.push(fut);
+    children[i] = fut;
   }
-  const unique = Array.from(new Set(children));
   const outer = new GatheringFuture<unknown[]>(loop, unique);
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
