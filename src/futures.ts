@@ -116,7 +116,7 @@ class ThenReaction implements Delivery, Promise<any> {
         this.outcome = value;
         return;
       }
-      this.materialize();
+      void this.materialize();
     }
     if (ok) this.resolvePromise!(value);
     else this.rejectPromise!(value);
