@@ -89,7 +89,13 @@ class ThenReaction implements Delivery, Promise<any> {
       value = task._makeCancelledError();
     } else if (future._state === "FINISHED") {
       ok = !future._hasException;
-      value = ok ? future._result : future._exception;
+      if (ok) {
+        value = future._result;
+      } else {
+        // Handing the exception to an awaiter retrieves it, as `await` calls `result()` in CPython.
+        value = future._exception;
+        future._markRetrieved();
+      }
     } else {
       ok = false;
       value = future._makeCancelledError();
@@ -327,7 +333,6 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
       this._markRetrieved();
       return settled.then(onFulfilled, onRejected);
     }
-    this._markRetrieved();
     const task = currentTaskOrNull();
     if (task !== null) {
       if ((task as Future<unknown>) === this) {
