@@ -8,6 +8,7 @@
  */
 import { inspect } from "node:util";
 import { type Runnable, currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
+import { createdAtSuffix, recordCreation } from "./_internal/debug.js";
 import { CancelledError, InvalidStateError, RuntimeError } from "./exceptions.js";
 import type { ContextRunner, EventLoop } from "./events.js";
 import type { Task } from "./tasks.js";
@@ -172,7 +173,6 @@ export class _UnretrievedReport {
     readonly exception: unknown,
     readonly kind: string,
     readonly futureRef: WeakRef<Future<unknown>>,
-    readonly description: string,
     readonly sourceTraceback: string | undefined,
   ) {}
 
@@ -185,7 +185,7 @@ export class _UnretrievedReport {
       exception: this.exception,
     };
     const future = this.futureRef.deref();
-    context[this.kind === "Task" ? "task" : "future"] = future ?? this.description;
+    context[this.kind === "Task" ? "task" : "future"] = future ?? `<${this.kind} finished (collected)>`;
     if (this.sourceTraceback !== undefined) context.source_traceback = this.sourceTraceback;
     this.loop.callExceptionHandler(context);
   }
@@ -225,7 +225,7 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
   /** A pending Future on `loop` (default: the running loop). Prefer `loop.createFuture()`. */
   constructor(options?: { loop?: EventLoop }) {
     this._loop = options?.loop ?? requireRunningLoop();
-    if (this._loop._debug) this._sourceTraceback = new Error().stack?.split("\n").slice(2).join("\n");
+    if (this._loop._debug) recordCreation(this as Future<unknown>);
   }
 
   /** Whether the Future is cancelled or finished. */
@@ -405,7 +405,6 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
       this._exception,
       kind,
       new WeakRef(this as Future<unknown>),
-      this.toString(),
       this._sourceTraceback,
     );
     this._unretrieved = report;
@@ -429,7 +428,8 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
   }
 
   toString(): string {
-    return `<${this._kind()} ${this._reprInfo().join(" ")}>`;
+    const created = this._sourceTraceback === undefined ? "" : createdAtSuffix(this._sourceTraceback);
+    return `<${this._kind()} ${this._reprInfo().join(" ")}${created}>`;
   }
 
   [inspect.custom](): string {

@@ -9,6 +9,7 @@
  * @module
  */
 import { AsyncResource } from "node:async_hooks";
+import { addAwaitedBy, discardAwaitedBy } from "./_internal/awaited_by.js";
 import { type Frame, currentTaskOrNull, frameStorage, requireRunningLoop } from "./_internal/context.js";
 import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, getEventLoop } from "./events.js";
@@ -297,7 +298,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   /** @internal */
   override _reprInfo(): string[] {
     const info = super._reprInfo();
-    if (this._mustCancel) info[0] = "cancelling";
+    if (this._numCancelsRequested > 0 && this._state === "PENDING") info[0] = "cancelling";
     info.splice(1, 0, `name='${this.getName()}'`, `coro=<${this._coro.name || "anonymous"}>`);
     if (this._futWaiter !== null && this._futWaiter._state === "PENDING") info.push(`wait_for=${this._futWaiter}`);
     return info;
@@ -539,7 +540,11 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
       else outer.setResult(results);
     }
   };
-  for (const child of unique) child.addDoneCallback(onChildDone);
+  // Children already done are counted at once, so a gather of done futures is done when it returns, as CPython.
+  for (const child of unique) {
+    if (child._state !== "PENDING") onChildDone(child);
+    else child.addDoneCallback(onChildDone);
+  }
   return outer;
 }
 
@@ -675,7 +680,7 @@ async function cancelAndWait(fut: Future<unknown>, loop: EventLoop): Promise<voi
  * What `asCompleted` returns: iterate it synchronously for awaitables of the results in completion order, or
  * asynchronously for the original Futures/Tasks as they finish (Python 3.13).
  */
-export class AsCompletedIterator<T> implements Iterable<Promise<T>>, AsyncIterable<Future<T>> {
+export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIterable<Future<T>> {
   // Invariants: `todo` holds the awaitables not finished yet; each finished one goes once into `done` (or to the
   // oldest pending `waiters` entry); on timeout each remaining one becomes a `null` meaning "TimeoutError".
   private readonly todo: Set<Future<T>>;
@@ -735,11 +740,21 @@ export class AsCompletedIterator<T> implements Iterable<Promise<T>>, AsyncIterab
     return { future };
   }
 
-  /** Sync form: yields one awaitable per input; each resolves with the next result to finish (or throws its error). */
-  *[Symbol.iterator](): Iterator<Promise<T>> {
+  /**
+   * Sync form: yields one awaitable per input; each, when first awaited, takes the next result to finish (or throws
+   * its error). Awaiting them in any order gives results in completion order.
+   */
+  *[Symbol.iterator](): Iterator<PromiseLike<T>> {
     while (this.remaining > 0) {
       this.remaining--;
-      yield this.takeNext().then((box) => box.future.result());
+      let taken: Promise<T> | null = null;
+      const next: PromiseLike<T> = {
+        then: (onFulfilled, onRejected) => {
+          taken ??= this.takeNext().then((box) => box.future.result());
+          return taken.then(onFulfilled, onRejected);
+        },
+      };
+      yield next;
     }
   }
 
@@ -766,8 +781,14 @@ export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options: { timeout?:
   }
   const timeout = checkTimeoutArg(options.timeout, "asCompleted");
   const loop = requireRunningLoop();
+  // The same awaitable given twice is waited for (and yielded) once, as CPython.
+  const seen = new Set<unknown>();
   const futures = new Set<Future<T>>();
-  for (const aw of aws) futures.add(_ensureFutureOn(aw, loop));
+  for (const aw of aws) {
+    if (seen.has(aw)) continue;
+    seen.add(aw);
+    futures.add(_ensureFutureOn(aw, loop));
+  }
   return new AsCompletedIterator(loop, futures, timeout);
 }
 
@@ -782,7 +803,9 @@ export function shield<T>(aw: Awaitable<T>): Future<T> {
   const inner = _ensureFutureOn(aw, loop);
   if (inner.done()) return inner;
   const outer = loop.createFuture<T>();
+  addAwaitedBy(inner, outer);
   const onInnerDone = (f: Future<T>): void => {
+    discardAwaitedBy(f, outer);
     if (outer._state !== "PENDING") {
       if (f._state === "FINISHED") f.exception(); // mark retrieved
       return;
@@ -792,6 +815,7 @@ export function shield<T>(aw: Awaitable<T>): Future<T> {
     else outer.setResult(f.result());
   };
   const onOuterDone = (): void => {
+    discardAwaitedBy(inner, outer);
     if (!inner.done()) inner.removeDoneCallback(onInnerDone);
   };
   inner.addDoneCallback(onInnerDone);

@@ -1,0 +1,783 @@
+// Tasks: creation, results, names, currentTask/allTasks, eager start, ensureFuture, signal, introspection, sleep.
+// Behaviours follow CPython 3.13's asyncio (Lib/test/test_asyncio/test_tasks.py), spelled the asyncio-ts way.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
+import * as asyncio from "../src/index.js";
+
+/** Lets the loop run `n` iterations (each `sleep(0)` yields exactly once). */
+async function tick(n = 1): Promise<void> {
+  for (let i = 0; i < n; i++) await asyncio.sleep(0);
+}
+
+function newFuture<T>(): asyncio.Future<T> {
+  return asyncio.getRunningLoop().createFuture<T>();
+}
+
+void describe("createTask", () => {
+  void test("a task runs its coroutine function and resolves with the returned value", async () => {
+    const result = await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {
+        await asyncio.sleep(0);
+        return "ok";
+      });
+      return await t;
+    });
+    assert.equal(result, "ok");
+  });
+
+  void test("a task is a Future: isFuture is true and result() gives the value once done", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => 5);
+      assert.ok(t instanceof asyncio.Task);
+      assert.ok(t instanceof asyncio.Future);
+      assert.ok(asyncio.isFuture(t));
+      assert.equal(t.done(), false);
+      await t;
+      assert.equal(t.done(), true);
+      assert.equal(t.cancelled(), false);
+      assert.equal(t.result(), 5);
+      assert.equal(t.exception(), null);
+    });
+  });
+
+  void test("a new task does not start inside createTask but on a later loop iteration", async () => {
+    await asyncio.run(async () => {
+      const log: string[] = [];
+      const t = asyncio.createTask(async () => {
+        log.push("body");
+      });
+      log.push("after createTask");
+      await asyncio.sleep(0);
+      log.push("after yield");
+      await t;
+      assert.deepEqual(log, ["after createTask", "body", "after yield"]);
+    });
+  });
+
+  void test("createTask with a started promise throws a TypeError that shows the thunk form", async () => {
+    await asyncio.run(async () => {
+      const work = async (): Promise<number> => 1;
+      const started = work();
+      assert.throws(
+        () => asyncio.createTask(started as any),
+        (e: unknown) => e instanceof TypeError && e.message.includes("() =>"),
+      );
+      assert.equal(await started, 1);
+    });
+  });
+
+  void test("createTask with a Future instead of a function throws a TypeError", async () => {
+    await asyncio.run(async () => {
+      const fut = newFuture<number>();
+      assert.throws(() => asyncio.createTask(fut as any), TypeError);
+    });
+  });
+
+  void test("createTask with something that is neither a function nor a promise throws a TypeError", async () => {
+    await asyncio.run(async () => {
+      assert.throws(() => asyncio.createTask(123 as any), TypeError);
+      assert.throws(() => asyncio.createTask(null as any), TypeError);
+    });
+  });
+
+  void test("createTask outside a running loop throws RuntimeError", () => {
+    assert.throws(() => asyncio.createTask(async () => 1), asyncio.RuntimeError);
+  });
+
+  void test("a coroutine function that returns a plain value completes its task with that value", async () => {
+    const result = await asyncio.run(async () => await asyncio.createTask(() => 42));
+    assert.equal(result, 42);
+  });
+
+  void test("a function that throws synchronously fails its task with that error", async () => {
+    await asyncio.run(async () => {
+      const boom = new Error("sync boom");
+      const t = asyncio.createTask((): number => {
+        throw boom;
+      });
+      await assert.rejects(async () => {
+        await t;
+      }, (e: unknown) => e === boom);
+      assert.equal(t.exception(), boom);
+      assert.equal(t.cancelled(), false);
+    });
+  });
+
+  void test("a body that throws after an await fails the task; awaiting it rethrows the same error", async () => {
+    await asyncio.run(async () => {
+      const boom = new RangeError("late boom");
+      const t = asyncio.createTask(async () => {
+        await asyncio.sleep(0);
+        throw boom;
+      });
+      await assert.rejects(async () => {
+        await t;
+      }, (e: unknown) => e === boom);
+      assert.throws(() => t.result(), (e: unknown) => e === boom);
+      assert.equal(t.exception(), boom);
+    });
+  });
+
+  void test("a body that returns a Future resolves its task to that Future's value", async () => {
+    await asyncio.run(async () => {
+      const fut = newFuture<string>();
+      const t = asyncio.createTask(async () => fut as PromiseLike<string>);
+      const setter = asyncio.createTask(async () => {
+        fut.setResult("from future");
+      });
+      assert.equal(await t, "from future");
+      await setter;
+    });
+  });
+
+  void test("awaiting a task that fails later counts as retrieving its exception", async () => {
+    const reports: string[] = [];
+    await asyncio.run(async () => {
+      asyncio.getRunningLoop().setExceptionHandler((_loop, context) => reports.push(String(context.message)));
+      const t = asyncio.createTask(async () => {
+        await asyncio.sleep(0);
+        throw new Error("seen by the awaiter");
+      });
+      await assert.rejects(async () => {
+        await t;
+      }, /seen by the awaiter/);
+    });
+    assert.deepEqual(reports, []);
+  });
+
+  void test("a failed task nobody awaited is reported to the exception handler as never retrieved", async () => {
+    const reports: string[] = [];
+    await asyncio.run(async () => {
+      asyncio.getRunningLoop().setExceptionHandler((_loop, context) => reports.push(String(context.message)));
+      const t = asyncio.createTask(async () => {
+        throw new Error("nobody looks");
+      });
+      await asyncio.sleep(0);
+      await asyncio.sleep(0);
+      assert.equal(t.done(), true);
+    });
+    assert.deepEqual(reports, ["Task exception was never retrieved"]);
+  });
+
+  void test("setResult and setException on a task throw RuntimeError", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => "ko");
+      assert.throws(() => t.setResult("ok"), (e: unknown) => e instanceof asyncio.RuntimeError && /set_result/.test(e.message));
+      assert.throws(() => t.setException(new Error("x")), (e: unknown) => e instanceof asyncio.RuntimeError && /set_exception/.test(e.message));
+      assert.equal(await t, "ko");
+    });
+  });
+
+  void test("a task that awaits itself fails with RuntimeError", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {
+        await asyncio.sleep(0);
+        await asyncio.currentTask()!;
+      });
+      await assert.rejects(async () => {
+        await t;
+      }, asyncio.RuntimeError);
+      assert.ok(t.exception() instanceof asyncio.RuntimeError);
+    });
+  });
+
+  void test("new Task(fn) schedules the function on the running loop like createTask", async () => {
+    await asyncio.run(async () => {
+      const t = new asyncio.Task(async () => "direct");
+      assert.equal(t.getLoop(), asyncio.getRunningLoop());
+      assert.equal(await t, "direct");
+    });
+  });
+
+  void test("new Task(fn) with no running loop and no loop option throws RuntimeError", () => {
+    assert.throws(() => new asyncio.Task(async () => 1), asyncio.RuntimeError);
+  });
+
+  void test("loop.createTask creates a task on that loop", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const t = loop.createTask(async () => 3, { name: "via-loop" });
+      assert.equal(t.getName(), "via-loop");
+      assert.equal(await t, 3);
+    });
+  });
+
+  void test("done callbacks of a task are called with the task once it finishes", async () => {
+    await asyncio.run(async () => {
+      const seen: unknown[] = [];
+      const t = asyncio.createTask(async () => "v");
+      t.addDoneCallback((f) => seen.push(f));
+      await t;
+      await tick();
+      assert.deepEqual(seen, [t]);
+    });
+  });
+
+  void test("a task body runs in the async context createTask was called in", async () => {
+    await asyncio.run(async () => {
+      const als = new AsyncLocalStorage<string>();
+      const t = als.run("creator", () => asyncio.createTask(async () => {
+        await asyncio.sleep(0);
+        return als.getStore();
+      }));
+      assert.equal(await t, "creator");
+    });
+  });
+});
+
+void describe("task names", () => {
+  void test("tasks are named Task-N by default, N increasing with each task", async () => {
+    await asyncio.run(async () => {
+      const a = asyncio.createTask(async () => {});
+      const b = asyncio.createTask(async () => {});
+      const ma = /^Task-(\d+)$/.exec(a.getName());
+      const mb = /^Task-(\d+)$/.exec(b.getName());
+      assert.ok(ma && mb, `${a.getName()} / ${b.getName()}`);
+      assert.ok(Number(mb[1]) > Number(ma[1]));
+      await asyncio.gather(a, b);
+    });
+  });
+
+  void test("the name option names the task", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {}, { name: "No-op" });
+      assert.equal(t.getName(), "No-op");
+      await t;
+    });
+  });
+
+  void test("setName renames the task and getName returns the new name", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => asyncio.currentTask()!.getName(), { name: "first" });
+      t.setName("second");
+      assert.equal(t.getName(), "second");
+      assert.equal(await t, "second");
+    });
+  });
+
+  void test("setName with a non-string stores its string form", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {});
+      t.setName(5 as any);
+      assert.equal(t.getName(), "5");
+      await t;
+    });
+  });
+});
+
+void describe("currentTask", () => {
+  void test("currentTask inside a task body is that task, also after awaits", async () => {
+    await asyncio.run(async () => {
+      const seen: unknown[] = [];
+      const t = asyncio.createTask(async () => {
+        seen.push(asyncio.currentTask());
+        await asyncio.sleep(0);
+        seen.push(asyncio.currentTask());
+        await Promise.resolve();
+        seen.push(asyncio.currentTask());
+      });
+      await t;
+      assert.deepEqual(seen, [t, t, t]);
+    });
+  });
+
+  void test("currentTask outside any loop is null", () => {
+    assert.equal(asyncio.currentTask(), null);
+  });
+
+  void test("the main coroutine of run() is itself a task", async () => {
+    await asyncio.run(async () => {
+      const me = asyncio.currentTask();
+      assert.ok(me instanceof asyncio.Task);
+      assert.ok(asyncio.allTasks().has(me));
+    });
+  });
+
+  void test("interleaving tasks each see themselves as the current task", async () => {
+    await asyncio.run(async () => {
+      const fut1 = newFuture<boolean>();
+      const fut2 = newFuture<boolean>();
+      const checks: boolean[] = [];
+      const task1: asyncio.Task<void> = asyncio.createTask(async () => {
+        checks.push(asyncio.currentTask() === task1);
+        await fut1;
+        checks.push(asyncio.currentTask() === task1);
+        fut2.setResult(true);
+      });
+      const task2: asyncio.Task<void> = asyncio.createTask(async () => {
+        checks.push(asyncio.currentTask() === task2);
+        fut1.setResult(true);
+        await fut2;
+        checks.push(asyncio.currentTask() === task2);
+      });
+      await asyncio.wait([task1, task2]);
+      assert.deepEqual(checks, [true, true, true, true]);
+    });
+  });
+
+  void test("currentTask inside a loop callback (not a task) is null", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const done = loop.createFuture<unknown>();
+      loop.callSoon(() => done.setResult(asyncio.currentTask()));
+      assert.equal(await done, null);
+    });
+  });
+
+  void test("currentTask(otherLoop) is null when the current task belongs to another loop", async () => {
+    const other = asyncio.newEventLoop();
+    try {
+      await asyncio.run(async () => {
+        assert.notEqual(asyncio.currentTask(), null);
+        assert.equal(asyncio.currentTask(other), null);
+        assert.equal(asyncio.currentTask(asyncio.getRunningLoop()), asyncio.currentTask());
+      });
+    } finally {
+      other.close();
+    }
+  });
+});
+
+void describe("allTasks", () => {
+  void test("allTasks lists the pending tasks, the main one included, and drops finished ones", async () => {
+    await asyncio.run(async () => {
+      const fut = newFuture<void>();
+      const waiting = asyncio.createTask(async () => {
+        await fut;
+      });
+      const quick = asyncio.createTask(async () => 1);
+      await quick;
+      const all = asyncio.allTasks();
+      assert.ok(all instanceof Set);
+      assert.ok(all.has(asyncio.currentTask()!));
+      assert.ok(all.has(waiting));
+      assert.ok(!all.has(quick));
+      fut.setResult();
+      await waiting;
+      assert.ok(!asyncio.allTasks().has(waiting));
+    });
+  });
+
+  void test("allTasks returns a copy that later task creation does not change", async () => {
+    await asyncio.run(async () => {
+      const before = asyncio.allTasks();
+      const t = asyncio.createTask(async () => {});
+      assert.ok(!before.has(t));
+      assert.ok(asyncio.allTasks().has(t));
+      await t;
+    });
+  });
+
+  void test("allTasks(loop) gives the tasks of that loop", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const t = asyncio.createTask(() => asyncio.sleep(0.01));
+      assert.ok(asyncio.allTasks(loop).has(t));
+      await t;
+    });
+  });
+
+  void test("allTasks outside a running loop throws RuntimeError", () => {
+    assert.throws(() => asyncio.allTasks(), asyncio.RuntimeError);
+  });
+});
+
+void describe("eager tasks", () => {
+  void test("eagerStart runs the body synchronously inside createTask up to its first await", async () => {
+    await asyncio.run(async () => {
+      const log: string[] = [];
+      const t = asyncio.createTask(
+        async () => {
+          log.push("body start");
+          await asyncio.sleep(0);
+          log.push("body resumed");
+          return 1;
+        },
+        { eagerStart: true },
+      );
+      log.push("after createTask");
+      assert.equal(await t, 1);
+      assert.deepEqual(log, ["body start", "after createTask", "body resumed"]);
+    });
+  });
+
+  void test("with eagerTaskFactory installed, createTask starts bodies synchronously", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      loop.setTaskFactory(asyncio.eagerTaskFactory);
+      assert.equal(loop.getTaskFactory(), asyncio.eagerTaskFactory);
+      const log: string[] = [];
+      const t = asyncio.createTask(async () => {
+        log.push("body");
+        await asyncio.sleep(0);
+        return "eager";
+      });
+      log.push("after");
+      loop.setTaskFactory(null);
+      assert.equal(loop.getTaskFactory(), null);
+      assert.ok(t instanceof asyncio.Task);
+      assert.equal(await t, "eager");
+      assert.deepEqual(log, ["body", "after"]);
+    });
+  });
+
+  void test("an eager body sees its own task as current, and the creator is current again after createTask", async () => {
+    await asyncio.run(async () => {
+      const main = asyncio.currentTask();
+      let seenInBody: string | undefined;
+      const t = asyncio.createTask(
+        async () => {
+          seenInBody = asyncio.currentTask()?.getName();
+          await asyncio.sleep(0);
+        },
+        { eagerStart: true, name: "eager-one" },
+      );
+      assert.equal(seenInBody, "eager-one");
+      assert.equal(asyncio.currentTask(), main);
+      await t;
+    });
+  });
+
+  void test("an eager task that never awaits completes with its value", async () => {
+    await asyncio.run(async () => {
+      let ran = false;
+      const t = asyncio.createTask(
+        async () => {
+          ran = true;
+          return 7;
+        },
+        { eagerStart: true },
+      );
+      assert.equal(ran, true);
+      assert.equal(await t, 7);
+      assert.ok(!asyncio.allTasks().has(t));
+    });
+  });
+
+  void test("an eager task can be cancelled while suspended at its first await", async () => {
+    await asyncio.run(async () => {
+      const fut = newFuture<void>();
+      const t = asyncio.createTask(
+        async () => {
+          await fut;
+        },
+        { eagerStart: true },
+      );
+      assert.equal(t.cancel(), true);
+      await assert.rejects(async () => {
+        await t;
+      }, asyncio.CancelledError);
+      assert.equal(t.cancelled(), true);
+      assert.equal(fut.cancelled(), true);
+    });
+  });
+
+  void test("an eager body that throws synchronously fails its task", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(
+        async () => {
+          throw new TypeError("eager failure");
+        },
+        { eagerStart: true },
+      );
+      await assert.rejects(async () => {
+        await t;
+      }, { name: "TypeError", message: "eager failure" });
+    });
+  });
+});
+
+void describe("ensureFuture", () => {
+  void test("ensureFuture of a coroutine function wraps it in a new Task", async () => {
+    await asyncio.run(async () => {
+      const f = asyncio.ensureFuture(async () => {
+        await asyncio.sleep(0);
+        return "ok";
+      });
+      assert.ok(f instanceof asyncio.Task);
+      assert.equal(await f, "ok");
+    });
+  });
+
+  void test("ensureFuture of a Future or a Task returns the same object", async () => {
+    await asyncio.run(async () => {
+      const fut = newFuture<number>();
+      assert.equal(asyncio.ensureFuture(fut), fut);
+      const t = asyncio.createTask(async () => 1);
+      assert.equal(asyncio.ensureFuture(t), t);
+      fut.setResult(2);
+      assert.equal(await t, 1);
+    });
+  });
+
+  void test("ensureFuture of a native promise gives a Future that follows it", async () => {
+    await asyncio.run(async () => {
+      const ok = asyncio.ensureFuture(Promise.resolve("resolved"));
+      assert.ok(asyncio.isFuture(ok));
+      assert.ok(!(ok instanceof asyncio.Task));
+      assert.equal(await ok, "resolved");
+      const err = new Error("rejected");
+      const bad = asyncio.ensureFuture(Promise.reject(err));
+      await assert.rejects(async () => {
+        await bad;
+      }, (e: unknown) => e === err);
+      assert.equal(bad.exception(), err);
+    });
+  });
+
+  void test("ensureFuture of a value that is not awaitable throws TypeError", async () => {
+    await asyncio.run(async () => {
+      assert.throws(() => asyncio.ensureFuture(42 as any), TypeError);
+      assert.throws(() => asyncio.ensureFuture({} as any), TypeError);
+    });
+  });
+
+  void test("ensureFuture of a Future with a different loop option throws RangeError", async () => {
+    const other = asyncio.newEventLoop();
+    try {
+      await asyncio.run(async () => {
+        const fut = other.createFuture<number>();
+        assert.throws(() => asyncio.ensureFuture(fut, { loop: asyncio.getRunningLoop() }), RangeError);
+      });
+    } finally {
+      other.close();
+    }
+  });
+});
+
+void describe("task signal", () => {
+  void test("signal is an AbortSignal that stays unaborted while the task runs normally", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {
+        await asyncio.sleep(0);
+        return asyncio.currentTask()!.signal.aborted;
+      });
+      assert.ok(t.signal instanceof AbortSignal);
+      assert.equal(await t, false);
+      assert.equal(t.signal.aborted, false);
+    });
+  });
+
+  void test("cancel(msg) aborts the signal with a CancelledError that carries the message", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(() => asyncio.sleep(10));
+      const signal = t.signal;
+      const events: string[] = [];
+      signal.addEventListener("abort", () => events.push("abort"));
+      t.cancel("stop now");
+      assert.deepEqual(events, ["abort"]);
+      assert.ok(signal.reason instanceof asyncio.CancelledError);
+      assert.equal((signal.reason as Error).message, "stop now");
+      await assert.rejects(async () => {
+        await t;
+      }, asyncio.CancelledError);
+    });
+  });
+
+  void test("the signal of a task read after cancel() is already aborted", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(() => asyncio.sleep(10));
+      t.cancel();
+      assert.equal(t.signal.aborted, true);
+      assert.ok(t.signal.reason instanceof asyncio.CancelledError);
+      await assert.rejects(async () => {
+        await t;
+      }, asyncio.CancelledError);
+      assert.equal(t.signal.aborted, true);
+    });
+  });
+
+  void test("cancel() on a finished task does not abort its signal", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => 1);
+      await t;
+      assert.equal(t.cancel(), false);
+      assert.equal(t.signal.aborted, false);
+    });
+  });
+});
+
+void describe("introspection", () => {
+  void test("getCoro returns the coroutine function the task runs", async () => {
+    await asyncio.run(async () => {
+      const fn = async (): Promise<string> => "coro";
+      const t = asyncio.createTask(fn);
+      assert.equal(t.getCoro(), fn);
+      await t;
+      assert.equal(t.getCoro(), fn);
+    });
+  });
+
+  void test("getContext is null by default and returns the context given with the context option", async () => {
+    await asyncio.run(async () => {
+      const als = new AsyncLocalStorage<string>();
+      const snapshot = als.run("given", () => AsyncLocalStorage.snapshot());
+      const plain = asyncio.createTask(async () => als.getStore());
+      const withContext = asyncio.createTask(async () => als.getStore(), { context: snapshot });
+      assert.equal(plain.getContext(), null);
+      assert.equal(withContext.getContext(), snapshot);
+      assert.equal(await plain, undefined);
+      assert.equal(await withContext, "given");
+    });
+  });
+
+  void test("getStack is empty outside debug mode", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {});
+      assert.deepEqual(t.getStack(), []);
+      await t;
+    });
+  });
+
+  void test("in debug mode getStack gives the creation frames as strings, and limit caps them", async () => {
+    await asyncio.run(
+      async () => {
+        const t = asyncio.createTask(async () => {});
+        const frames = t.getStack();
+        assert.ok(Array.isArray(frames));
+        assert.ok(frames.length > 0);
+        assert.ok(frames.every((f) => typeof f === "string"));
+        assert.ok(frames.some((f) => f.includes("tasks.test")), frames.join("\n"));
+        assert.equal(t.getStack({ limit: 1 }).length, 1);
+        await t;
+      },
+      { debug: true },
+    );
+  });
+
+  void test("printStack writes a description of the task to the given file", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(async () => {}, { name: "printed" });
+      let out = "";
+      t.printStack({ file: { write: (s: string) => (out += s) } });
+      assert.match(out, /printed/);
+      await t;
+    });
+  });
+
+  void test("the repr of a task shows its state, name and coroutine function", async () => {
+    await asyncio.run(async () => {
+      async function namedBody(): Promise<number> {
+        await asyncio.sleep(0);
+        return 42;
+      }
+      const t = asyncio.createTask(namedBody, { name: "shown" });
+      const pending = String(t);
+      assert.match(pending, /^<Task pending /);
+      assert.match(pending, /name='shown'/);
+      assert.match(pending, /namedBody/);
+      await t;
+      const finished = String(t);
+      assert.match(finished, /finished/);
+      assert.match(finished, /result=42/);
+    });
+  });
+
+  void test("the repr of a failed task shows its exception and of a cancelled task its state", async () => {
+    await asyncio.run(async () => {
+      const failing = asyncio.createTask(async () => {
+        throw new Error("repr boom");
+      });
+      const cancelled = asyncio.createTask(() => asyncio.sleep(10));
+      cancelled.cancel();
+      await asyncio.wait([failing, cancelled]);
+      assert.match(String(failing), /exception=.*repr boom/);
+      assert.match(String(cancelled), /cancelled/);
+      failing.exception();
+    });
+  });
+});
+
+void describe("sleep", () => {
+  void test("sleep(0) yields exactly once: two tasks interleave step by step", async () => {
+    await asyncio.run(async () => {
+      const log: string[] = [];
+      const worker = (name: string) => async () => {
+        for (let i = 0; i < 4; i++) {
+          log.push(`${name}${i}`);
+          await asyncio.sleep(0);
+        }
+      };
+      await asyncio.gather(worker("a"), worker("b"));
+      assert.deepEqual(log, ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]);
+    });
+  });
+
+  void test("sleep(0) lets a callback scheduled before it run, and resolves with the given result", async () => {
+    await asyncio.run(async () => {
+      let counter = 0;
+      asyncio.getRunningLoop().callSoon(() => {
+        counter += 1;
+      });
+      assert.equal(counter, 0);
+      const value = await asyncio.sleep(0, 10);
+      assert.equal(counter, 1);
+      assert.equal(value, 10);
+    });
+  });
+
+  void test("sleep(delay, result) resolves with result after at least delay seconds of loop time", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const start = loop.time();
+      const value = await asyncio.sleep(0.03, "yeah");
+      assert.equal(value, "yeah");
+      assert.ok(loop.time() - start >= 0.03 - 1e-6);
+    });
+  });
+
+  void test("sleep without a result resolves with undefined", async () => {
+    const value = await asyncio.run(async () => await asyncio.sleep(0.001));
+    assert.equal(value, undefined);
+  });
+
+  void test("sleep(NaN) throws RangeError", async () => {
+    await asyncio.run(async () => {
+      assert.throws(() => asyncio.sleep(NaN), RangeError);
+    });
+  });
+
+  void test("sleep with something other than a number throws TypeError", async () => {
+    await asyncio.run(async () => {
+      assert.throws(() => asyncio.sleep("1" as any), TypeError);
+    });
+  });
+
+  void test("a negative delay sleeps like 0: one yield, then the result", async () => {
+    await asyncio.run(async () => {
+      const order: string[] = [];
+      asyncio.getRunningLoop().callSoon(() => order.push("callback"));
+      const value = await asyncio.sleep(-1, "neg");
+      order.push("after sleep");
+      assert.equal(value, "neg");
+      assert.deepEqual(order, ["callback", "after sleep"]);
+    });
+  });
+
+  void test("sleep returns a Future of the running loop", async () => {
+    await asyncio.run(async () => {
+      const s = asyncio.sleep(0);
+      assert.ok(asyncio.isFuture(s));
+      assert.equal(s.getLoop(), asyncio.getRunningLoop());
+      await s;
+      assert.equal(s.done(), true);
+    });
+  });
+
+  void test("sleep outside a running loop throws RuntimeError", () => {
+    assert.throws(() => asyncio.sleep(0), asyncio.RuntimeError);
+  });
+
+  void test("sleeps with shorter delays finish first", async () => {
+    await asyncio.run(async () => {
+      const order: string[] = [];
+      const sleeper = (name: string, d: number) => async () => {
+        await asyncio.sleep(d);
+        order.push(name);
+      };
+      await asyncio.gather(sleeper("slow", 0.04), sleeper("fast", 0.01), sleeper("mid", 0.02));
+      assert.deepEqual(order, ["fast", "mid", "slow"]);
+    });
+  });
+});
