@@ -16,11 +16,12 @@ import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";
 import { Deque } from "./_internal/deque.js";
 import { BinaryHeap } from "./_internal/heap.js";
+import { checkLoopContext, debugIteration, reportPendingTasks, runTimed } from "./_internal/debug.js";
 import { type Frame, type Runnable, frameStorage, requireRunningLoop, runningLoopOrNull } from "./_internal/context.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
-import { _newFuture, type _UnretrievedReport } from "./futures.js";
+import { _newFuture, type _ThenReaction, type _UnretrievedReport } from "./futures.js";
 import { _newTask, _ensureFutureOn } from "./tasks.js";
 
 /** What a callback scheduled on the loop looks like. */
@@ -229,6 +230,7 @@ export class EventLoop {
   /** Schedules `callback(...args)` for the next iteration; callbacks run in FIFO order. */
   callSoon<A extends unknown[]>(callback: Callback<A>, ...args: A): Handle {
     if (this._closed) this._raiseClosed();
+    if (this._debug) checkLoopContext(this);
     checkCallback(callback, "callSoon");
     const handle = new Handle(callback as Callback, args, this);
     this._ready.push(handle);
@@ -238,7 +240,11 @@ export class EventLoop {
 
   /** As `callSoon`, safe to call from any async context; wakes an idle loop. */
   callSoonThreadsafe<A extends unknown[]>(callback: Callback<A>, ...args: A): Handle {
-    return this.callSoon(callback, ...args);
+    if (this._closed) this._raiseClosed();
+    checkCallback(callback, "callSoonThreadsafe");
+    const handle = new Handle(callback as Callback, args, this);
+    this._enqueue(handle);
+    return handle;
   }
 
   /** Schedules `callback(...args)` to run `delay` seconds from now (a negative delay means now). `NaN` → `RangeError`. */
@@ -255,6 +261,7 @@ export class EventLoop {
 
   private _callAt(when: number, callback: Callback<any>, args: unknown[], method: string): TimerHandle {
     if (this._closed) this._raiseClosed();
+    if (this._debug) checkLoopContext(this);
     checkCallback(callback, method);
     const timer = new TimerHandle(when, callback, args, this);
     timer._scheduled = true;
@@ -272,6 +279,18 @@ export class EventLoop {
   _enqueue(item: Runnable): void {
     this._ready.push(item);
     if (this._immediate === null && this._running) this._scheduleIteration();
+  }
+
+  /**
+   * @internal Tasks to resume after this iteration's callbacks, in the order their Futures were delivered. Whether
+   * each gets its result or a CancelledError is decided once all callbacks ran, so a cancel issued by any callback
+   * of the iteration reaches the task at this resumption, as a CPython step would see it.
+   */
+  private readonly _resumptions = new Deque<_ThenReaction>(64);
+
+  /** @internal A Future is done and a task awaits it: resume that task once this iteration's callbacks ran. */
+  _resumeLater(reaction: _ThenReaction): void {
+    this._resumptions.push(reaction);
   }
 
   /** @internal */
@@ -345,26 +364,22 @@ export class EventLoop {
     }
     let n = ready.length;
     if (this._debug) {
-      while (n-- > 0) this._runTimed(ready.shift()!);
+      debugIteration(this);
+      while (n-- > 0) runTimed(this, ready.shift()!);
     } else {
       while (n-- > 0) ready.shift()!._run();
     }
+    const resumptions = this._resumptions;
+    while (resumptions.length > 0) resumptions.shift()!._resume();
     if (this._stopping) {
-      this._finishRunning();
+      // Tasks resumed by this iteration run in the microtask checkpoint that follows it: they still belong to
+      // this run, so the loop stops only after them (the queued immediate also keeps new iterations from starting).
+      this._immediate = setImmediate(this._finishRunning);
     } else if (ready.length > 0) {
       if (this._immediate === null) this._scheduleIteration();
     } else if (this._immediate === null) {
       const top = this._peekTimer();
       if (top !== undefined && top._when < this._nodeTimerWhen) this._armNodeTimer(top._when);
-    }
-  }
-
-  private _runTimed(item: Runnable): void {
-    const t0 = this.time();
-    item._run();
-    const dt = this.time() - t0;
-    if (dt >= this.slowCallbackDuration) {
-      this._log(`Executing ${inspect(item, { depth: 0 })} took ${dt.toFixed(3)} seconds`);
     }
   }
 
@@ -418,7 +433,7 @@ export class EventLoop {
     }
   }
 
-  private _finishRunning(): void {
+  private readonly _finishRunning = (): void => {
     this._stopping = false;
     this._running = false;
     if (this._immediate !== null) clearImmediate(this._immediate);
@@ -433,7 +448,7 @@ export class EventLoop {
     const done = this._onStopped;
     this._onStopped = null;
     done?.();
-  }
+  };
 
   /** Asks a running loop to stop after the current iteration (before `runForever`, it runs one iteration). */
   stop(): void {
@@ -465,6 +480,7 @@ export class EventLoop {
     this._timers.clear();
     this._timerCancelledCount = 0;
     for (const report of Array.from(this._unretrieved)) report.report();
+    reportPendingTasks(this);
     this._closeHooks.forEach((hook) => hook(this));
   }
 

@@ -123,7 +123,8 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     const list = Array.from(exceptions);
     if (list.length === 0) throw new RangeError("Expected `exceptions` to be a non-empty iterable, got an empty one");
     super(list, message);
-    this.exceptions = list;
+    // One array under both names: AggregateError's `errors` and Python's `exceptions`.
+    this.exceptions = this.errors as E[];
   }
 
   /** A copy of this group holding only the leaves (and nested groups) that match, or `null` when none does. */

@@ -56,7 +56,7 @@ function captureResolvers(resolve: (value: any) => void, reject: (reason: any) =
 }
 
 /**
- * What `then` registers and returns: the awaiter's callbacks, and the promise of their outcome.
+ * @internal What `then` registers and returns: the awaiter's callbacks, and the promise of their outcome.
  *
  * `await future` calls `then` and ignores what it returns, so the returned promise is made lazily: a native
  * Promise is created only when someone chains on it (`then`/`catch`/`finally`) or when a handler threw (so an
@@ -66,7 +66,7 @@ function captureResolvers(resolve: (value: any) => void, reject: (reason: any) =
  * `task` is the task that awaits (null when the caller is not a task): if that task was asked to cancel
  * meanwhile, it gets `CancelledError` instead of the result, as a CPython task step would throw it in.
  */
-class ThenReaction implements Delivery, Promise<any> {
+export class _ThenReaction implements Delivery, Promise<any> {
   private promise: Promise<any> | null = null;
   private resolvePromise: ((value: any) => void) | null = null;
   private rejectPromise: ((reason: any) => void) | null = null;
@@ -82,25 +82,45 @@ class ThenReaction implements Delivery, Promise<any> {
 
   _deliver(future: Future<any>): void {
     const task = this.task;
-    let ok: boolean;
-    let value: unknown;
-    if (task !== null && task._mustCancel) {
+    if (task !== null) {
+      // A task resumes in the microtask checkpoint after this iteration's callbacks; whether it gets the result or
+      // a CancelledError is decided right before it resumes, so a cancel from a later callback still reaches it.
+      this.outcome = future;
+      future._loop._resumeLater(this);
+      return;
+    }
+    this._complete(future);
+  }
+
+  /** @internal Called by the loop right before the awaiting task resumes. */
+  _resume(): void {
+    const future = this.outcome as Future<any>;
+    this.outcome = undefined;
+    const task = this.task!;
+    if (task._mustCancel) {
       task._mustCancel = false;
-      ok = false;
-      value = task._makeCancelledError();
-    } else if (future._state === "FINISHED") {
-      ok = !future._hasException;
-      if (ok) {
-        value = future._result;
+      if (future._state === "FINISHED" && future._hasException) future._markRetrieved();
+      this._handle(false, task._makeCancelledError());
+      return;
+    }
+    this._complete(future);
+  }
+
+  private _complete(future: Future<any>): void {
+    if (future._state === "FINISHED") {
+      if (!future._hasException) {
+        this._handle(true, future._result);
       } else {
         // Handing the exception to an awaiter retrieves it, as `await` calls `result()` in CPython.
-        value = future._exception;
         future._markRetrieved();
+        this._handle(false, future._exception);
       }
     } else {
-      ok = false;
-      value = future._makeCancelledError();
+      this._handle(false, future._makeCancelledError());
     }
+  }
+
+  private _handle(ok: boolean, value: unknown): void {
     const handler = ok ? this.onFulfilled : this.onRejected;
     if (typeof handler !== "function") {
       this.settle(ok, value);
@@ -340,7 +360,7 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
       }
       task._awaiting(this);
     }
-    const reaction = new ThenReaction(task, onFulfilled, onRejected);
+    const reaction = new _ThenReaction(task, onFulfilled, onRejected);
     this._addDelivery(reaction);
     return reaction;
   }

@@ -122,7 +122,8 @@ export class Timeout {
   };
 
   toString(): string {
-    const when = this.whenValue === null ? "" : ` when=${this.whenValue.toFixed(3)}`;
+    // As CPython: the deadline is shown only while the block is active (`when=null` when there is none).
+    const when = this.state !== "active" ? "" : ` when=${this.whenValue === null ? "null" : this.whenValue.toFixed(3)}`;
     return `<Timeout [${this.state}]${when}>`;
   }
 

@@ -1,0 +1,201 @@
+/**
+ * Type-level tests of the public signatures. The `expectType<Equal<...>>()` lines are checked by the compiler
+ * (`npx tsc -p tsconfig.json --noEmit`, part of `npm run lint`, and the compiler test at the end of this file);
+ * the runtime assertions check that the values match the types.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import * as asyncio from "../src/index.js";
+
+/** True when A and B are the same type (not merely assignable to each other). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+/** Compiles only when its type argument is `true`. */
+function expectType<T extends true>(_proof?: T): void {}
+
+test("gather of a Task<number> and a () => Promise<string> is typed as the tuple [number, string]", async () => {
+  await asyncio.run(async () => {
+    const task = asyncio.createTask(async () => 1);
+    const fetchName = async (): Promise<string> => "x";
+    const fut = asyncio.gather(task, fetchName);
+    expectType<Equal<typeof fut, asyncio.GatheringFuture<[number, string]>>>();
+    const result = await fut;
+    expectType<Equal<typeof result, [number, string]>>();
+    assert.deepEqual(result, [1, "x"]);
+  });
+});
+
+test("gather with returnExceptions types each result as its value or an Error", async () => {
+  await asyncio.run(async () => {
+    const ok = async (): Promise<number> => 1;
+    const bad = async (): Promise<string> => {
+      throw new RangeError("bad");
+    };
+    const result = await asyncio.gather(ok, bad, { returnExceptions: true });
+    expectType<Equal<typeof result, [number | Error, string | Error]>>();
+    assert.equal(result[0], 1);
+    assert.equal(result[1] instanceof RangeError, true);
+  });
+});
+
+test("createTask<T> returns a Task<T>", async () => {
+  await asyncio.run(async () => {
+    const task = asyncio.createTask(async () => ({ answer: 42 }));
+    expectType<Equal<typeof task, asyncio.Task<{ answer: number }>>>();
+    const sync = asyncio.createTask(() => "sync");
+    expectType<Equal<typeof sync, asyncio.Task<string>>>();
+    assert.deepEqual(await task, { answer: 42 });
+    assert.equal(await sync, "sync");
+  });
+});
+
+test("waitFor<T> returns a Promise<T> for a coroutine function and for a Task", async () => {
+  await asyncio.run(async () => {
+    const fromFunction = asyncio.waitFor(async () => "done", 1);
+    expectType<Equal<typeof fromFunction, Promise<string>>>();
+    const task = asyncio.createTask(async () => 7);
+    const fromTask = asyncio.waitFor(task, null);
+    expectType<Equal<typeof fromTask, Promise<number>>>();
+    assert.equal(await fromFunction, "done");
+    assert.equal(await fromTask, 7);
+  });
+});
+
+test('sleep(delay, "x") is a Future<string> and sleep(delay) a Future<void>', async () => {
+  await asyncio.run(async () => {
+    const withResult = asyncio.sleep(0.001, "x");
+    expectType<Equal<typeof withResult, asyncio.Future<string>>>();
+    const plain = asyncio.sleep(0);
+    expectType<Equal<typeof plain, asyncio.Future<void>>>();
+    assert.equal(await withResult, "x");
+    assert.equal(await plain, undefined);
+  });
+});
+
+test("run(async () => 1) is a Promise<number>", async () => {
+  const p = asyncio.run(async () => 1);
+  expectType<Equal<typeof p, Promise<number>>>();
+  const sync = asyncio.run(() => "s");
+  expectType<Equal<typeof sync, Promise<string>>>();
+  assert.equal(await p, 1);
+  assert.equal(await sync, "s");
+});
+
+test("Runner.run returns a Promise of the function's result type", async () => {
+  await new asyncio.Runner().with(async (runner) => {
+    const p = runner.run(async () => [1, 2] as const);
+    expectType<Equal<typeof p, Promise<readonly [1, 2]>>>();
+    assert.deepEqual(await p, [1, 2]);
+  });
+});
+
+test("TaskGroup.with returns the body's type and tg.createTask a typed Task", async () => {
+  await asyncio.run(async () => {
+    const p = new asyncio.TaskGroup().with(async (tg) => {
+      const t = tg.createTask(async () => true);
+      expectType<Equal<typeof t, asyncio.Task<boolean>>>();
+      await t;
+      return "body";
+    });
+    expectType<Equal<typeof p, Promise<string>>>();
+    assert.equal(await p, "body");
+  });
+});
+
+test("timeout().with and timeoutAt().with return the body's type", async () => {
+  await asyncio.run(async () => {
+    const p = asyncio.timeout(1).with(async (_cm) => {
+      expectType<Equal<typeof _cm, asyncio.Timeout>>();
+      return 5;
+    });
+    expectType<Equal<typeof p, Promise<number>>>();
+    const q = asyncio.timeoutAt(null).with(() => ({ ok: true }));
+    expectType<Equal<typeof q, Promise<{ ok: boolean }>>>();
+    assert.equal(await p, 5);
+    assert.deepEqual(await q, { ok: true });
+  });
+});
+
+test("shield and ensureFuture keep the awaitable's type", async () => {
+  await asyncio.run(async () => {
+    const shielded = asyncio.shield(async () => 3);
+    expectType<Equal<typeof shielded, asyncio.Future<number>>>();
+    const ensured = asyncio.ensureFuture(Promise.resolve("p"));
+    expectType<Equal<typeof ensured, asyncio.Future<string>>>();
+    assert.equal(await shielded, 3);
+    assert.equal(await ensured, "p");
+  });
+});
+
+// ---------------------------------------------------------------- the compiler's verdict
+
+const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
+const typesFile = here("./types.test.ts");
+const rejectedFile = here("./fixtures/types-rejected.ts");
+/** A copy of the rejected-uses fixture, with each `@ts-expect-error` directive turned into a plain comment. */
+const strippedFile = here("./fixtures/types-rejected.stripped.ts");
+const DIRECTIVE = /@ts-expect-error/;
+
+let compiled: { program: ts.Program; stripped: string } | null = null;
+
+/** One program for the files of this test (built once: it type-checks the whole package). */
+function compile(): { program: ts.Program; stripped: string } {
+  if (compiled !== null) return compiled;
+  const configPath = here("../tsconfig.json");
+  const config = ts.readConfigFile(configPath, (p) => ts.sys.readFile(p));
+  assert.equal(config.error, undefined);
+  const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, here(".."), { noEmit: true }, configPath);
+  const stripped = readFileSync(rejectedFile, "utf8")
+    .split("\n")
+    .map((line) => line.replace(/@ts-expect-error/g, "expect-error"))
+    .join("\n");
+  const host = ts.createCompilerHost(parsed.options, true);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.fileExists = (name) => name === strippedFile || fileExists.call(host, name);
+  host.readFile = (name) => (name === strippedFile ? stripped : readFile.call(host, name));
+  host.getSourceFile = (name, languageVersion, onError, shouldCreate) =>
+    name === strippedFile
+      ? ts.createSourceFile(name, stripped, languageVersion, true)
+      : getSourceFile.call(host, name, languageVersion, onError, shouldCreate);
+  const program = ts.createProgram([typesFile, rejectedFile, strippedFile], parsed.options, host);
+  compiled = { program, stripped };
+  return compiled;
+}
+
+function describe(diagnostics: readonly ts.Diagnostic[]): string {
+  return ts.formatDiagnostics(diagnostics, {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => process.cwd(),
+    getNewLine: () => "\n",
+  });
+}
+
+test("the compiler accepts these type tests and the fixture of rejected uses", () => {
+  const { program } = compile();
+  const diagnostics = [typesFile, rejectedFile].flatMap((file) => {
+    const source = program.getSourceFile(file);
+    assert.notEqual(source, undefined, `${file} is part of the program`);
+    return [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)];
+  });
+  assert.equal(diagnostics.length, 0, describe(diagnostics));
+});
+
+test("the compiler rejects every wrong use in the fixture once its @ts-expect-error is removed", () => {
+  const { program, stripped } = compile();
+  const source = program.getSourceFile(strippedFile)!;
+  const errorLines = new Set(
+    program.getSemanticDiagnostics(source).map((d) => source.getLineAndCharacterOfPosition(d.start!).line),
+  );
+  const original = readFileSync(rejectedFile, "utf8").split("\n");
+  const marked = original.flatMap((line, i) => (DIRECTIVE.test(line) && !line.trim().startsWith("*") ? [i + 1] : []));
+  assert.ok(marked.length >= 8, `the fixture marks ${marked.length} wrong uses`);
+  const accepted = marked.filter((line) => !errorLines.has(line));
+  assert.deepEqual(
+    accepted.map((line) => stripped.split("\n")[line]!.trim()),
+    [],
+    "these wrong uses compiled without an error",
+  );
+});
