@@ -15,7 +15,7 @@
 import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";
 import { Deque } from "./_internal/deque.js";
-import { BinaryHeap } from "./_internal/heap.js";
+import { TimerHeap } from "./_internal/timer_heap.js";
 import { checkLoopContext, debugIteration, reportPendingTasks, runTimed } from "./_internal/debug.js";
 import { type Frame, type Runnable, frameStorage, requireRunningLoop, runningLoopOrNull } from "./_internal/context.js";
 import { RuntimeError } from "./exceptions.js";
@@ -157,7 +157,6 @@ export class TimerHandle extends Handle {
   }
 }
 
-const timerLess = (a: TimerHandle, b: TimerHandle): boolean => a._when < b._when || (a._when === b._when && a._seq < b._seq);
 
 /** Node's timers hold at most this many milliseconds; longer waits are re-armed when they fire. */
 const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
@@ -178,7 +177,7 @@ export class EventLoop {
   // - `_immediate` is non-null exactly when an iteration is queued with setImmediate.
   // - `_nodeTimer` is armed (for `_nodeTimerWhen`) only while running, no iteration is queued and a timer is pending.
   /** @internal */ readonly _ready = new Deque<Runnable>(64);
-  /** @internal */ readonly _timers = new BinaryHeap<TimerHandle>(timerLess);
+  /** @internal */ readonly _timers = new TimerHeap();
   /** @internal */ _timerCancelledCount = 0;
   /** @internal */ _running = false;
   /** @internal */ _stopping = false;
@@ -374,6 +373,7 @@ export class EventLoop {
     if (this._stopping) {
       // Tasks resumed by this iteration run in the microtask checkpoint that follows it: they still belong to
       // this run, so the loop stops only after them (the queued immediate also keeps new iterations from starting).
+      if (this._immediate !== null) clearImmediate(this._immediate);
       this._immediate = setImmediate(this._finishRunning);
     } else if (ready.length > 0) {
       if (this._immediate === null) this._scheduleIteration();
