@@ -55,6 +55,18 @@ function captureResolvers(resolve: (value: any) => void, reject: (reason: any) =
   capturedReject = reject;
 }
 
+/** One delivery added to a done Future while its batch was already queued: runs at its own place in the queue. */
+class LateDelivery implements Runnable {
+  constructor(
+    private readonly delivery: Delivery,
+    private readonly future: Future<any>,
+  ) {}
+
+  _run(): void {
+    this.delivery._deliver(this.future);
+  }
+}
+
 /**
  * @internal What `then` registers and returns: the awaiter's callbacks, and the promise of their outcome.
  *
@@ -318,8 +330,10 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
     this._addDelivery(new UserCallback(fn, options?.context));
   }
 
-  /** Removes every registration of `fn`; returns how many were removed. */
+  /** Removes every registration of `fn` not yet scheduled; returns how many were removed (0 once the Future is done). */
   removeDoneCallback(fn: DoneCallback<T>): number {
+    // Once the Future is done its callbacks are scheduled, and a scheduled callback is not taken back (as CPython).
+    if (this._state !== "PENDING") return 0;
     const matches = (d: Delivery | null): boolean => d instanceof UserCallback && d.fn === fn;
     let removed = 0;
     if (matches(this._callback0)) {
@@ -383,6 +397,12 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
 
   /** @internal */
   _addDelivery(delivery: Delivery): void {
+    if (this._scheduled) {
+      // Done, with a delivery already queued: this one goes to the current end of the ready queue, as a separate
+      // call_soon would in CPython, instead of jumping ahead with the queued batch.
+      this._loop._enqueue(new LateDelivery(delivery, this));
+      return;
+    }
     if (this._callback0 === null && this._callbacks === null) this._callback0 = delivery;
     else if (this._callbacks === null) this._callbacks = [delivery];
     else this._callbacks.push(delivery);
