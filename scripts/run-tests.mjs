@@ -21,6 +21,7 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-const args = ["--import", "tsx", "--test", "--test-concurrency=2", ...files];
+// A per-test timeout turns a hang into a failure with a name, instead of a CI run that never ends.
+const args = ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files];
 const r = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(r.status ?? 1);
