@@ -592,14 +592,24 @@ export class EventLoop {
 
   // ---------------------------------------------------------------- executors (see executors.ts)
 
-  /** Shuts the default executor down and waits for it; nothing to do when none was created. */
-  async shutdownDefaultExecutor(): Promise<void> {
+  /**
+   * Shuts the default executor down and waits for it, at most `timeout` seconds (`null`: no limit), after which its
+   * workers are ended and that is reported. From then on `runInExecutor(null, ...)` throws `RuntimeError`.
+   */
+  async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
+    if (timeout !== null && (typeof timeout !== "number" || Number.isNaN(timeout))) {
+      throw new TypeError(`shutdownDefaultExecutor: expected \`timeout\` to be a number of seconds or null, got ${String(timeout)}`);
+    }
+    this._executorShutdownCalled = true;
     const hook = this._shutdownDefaultExecutorHook;
-    if (hook !== null) await hook(this);
+    if (hook !== null) await hook(this, timeout);
   }
 
+  /** @internal Set by `shutdownDefaultExecutor()`, even when no default executor was ever made. */
+  _executorShutdownCalled = false;
+
   /** @internal Installed by the executors module when a default executor exists. */
-  _shutdownDefaultExecutorHook: ((loop: EventLoop) => Promise<void>) | null = null;
+  _shutdownDefaultExecutorHook: ((loop: EventLoop, timeout: number | null) => Promise<void>) | null = null;
 
   toString(): string {
     return `<EventLoop running=${this._running} closed=${this._closed} debug=${this._debug}>`;

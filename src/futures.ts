@@ -217,7 +217,7 @@ export class _UnretrievedReport {
       exception: this.exception,
     };
     const future = this.futureRef.deref();
-    context[this.kind === "Task" ? "task" : "future"] = future ?? `<${this.kind} finished (collected)>`;
+    context.future = future ?? `<${this.kind} finished (collected)>`;
     if (this.sourceTraceback !== undefined) context.source_traceback = this.sourceTraceback;
     this.loop.callExceptionHandler(context);
   }

@@ -53,9 +53,84 @@ export { Runner, run } from "./runners.js";
 export type { RunnerOptions } from "./runners.js";
 
 // Synchronization primitives and queues (locks.ts, queues.ts).
+export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier } from "./locks.js";
+export type {
+  BarrierState,
+  BarrierStatistics,
+  BoundedSemaphoreStatistics,
+  ConditionStatistics,
+  EventStatistics,
+  LockStatistics,
+  SemaphoreStatistics,
+} from "./locks.js";
+export { Queue, PriorityQueue, LifoQueue } from "./queues.js";
+export type { PriorityQueueOptions, QueueStatistics, QueueStorage } from "./queues.js";
 
 // Network: transports, protocols, streams (transports.ts, protocols.ts, base_net.ts, streams.ts).
+import "./base_net.js"; // adds createConnection, createServer, ... to EventLoop.prototype
+export { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, SubprocessTransport } from "./transports.js";
+export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, SubprocessProtocol } from "./protocols.js";
+export type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
+export { Server, ServerSocket, NI_NUMERICHOST, NI_NUMERICSERV } from "./base_net.js";
+export type {
+  AddrInfo,
+  AddressFamily,
+  CreateConnectionOptions,
+  CreateDatagramEndpointOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  GetaddrinfoOptions,
+  HostPort,
+  SSLOption,
+  SSLOptions,
+  StartTlsOptions,
+} from "./base_net.js";
+export {
+  openConnection,
+  startServer,
+  openUnixConnection,
+  startUnixServer,
+  StreamReader,
+  StreamWriter,
+  StreamReaderProtocol,
+} from "./streams.js";
+export type {
+  ClientConnectedCallback,
+  OpenConnectionOptions,
+  OpenUnixConnectionOptions,
+  StartServerOptions,
+  StartUnixServerOptions,
+  StreamReaderOptions,
+  StreamStartTlsOptions,
+} from "./streams.js";
 
 // Subprocesses, signals, executors (subprocess.ts, unix_events.ts, executors.ts, threads.ts).
+import "./unix_events.js"; // adds addSignalHandler, removeSignalHandler to EventLoop.prototype
+import "./base_subprocess.js"; // adds subprocessExec, subprocessShell to EventLoop.prototype
+import "./executors.js"; // adds runInExecutor, setDefaultExecutor to EventLoop.prototype
+export type { SignalLike } from "./unix_events.js";
+export { createSubprocessExec, createSubprocessShell, Process, subprocess } from "./subprocess.js";
+export type { CreateSubprocessOptions, StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./subprocess.js";
+export { Executor, ExecutorFuture, ThreadPoolExecutor, ProcessPoolExecutor } from "./executors.js";
+export type {
+  CancelMode,
+  ExecutorLike,
+  ExecutorOptions,
+  JobState,
+  ModuleFunction,
+  ShutdownOptions,
+  WorkerFunction,
+} from "./executors.js";
+export { toThread } from "./threads.js";
 
 // Testing, debugging, introspection (testing.ts, graph.ts).
+export * as testing from "./testing.js";
+export {
+  captureCallGraph,
+  formatCallGraph,
+  printCallGraph,
+  futureAddToAwaitedBy,
+  futureDiscardFromAwaitedBy,
+} from "./graph.js";
+export type { CallGraphOptions, FrameCallGraphEntry, FutureCallGraph } from "./graph.js";

@@ -6,6 +6,7 @@ import { runningLoopOrNull } from "./_internal/context.js";
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
 import { type EventLoop, newEventLoop, setEventLoop } from "./events.js";
 import { type Task, _checkCoroutineFunction, gather } from "./tasks.js";
+import { _signalHandlerCallback } from "./unix_events.js";
 
 /** Options of `run` and `Runner`. */
 export interface RunnerOptions {
@@ -14,6 +15,9 @@ export interface RunnerOptions {
   /** Makes the loop (default: `newEventLoop()`, also set as the current loop while the runner lives). */
   loopFactory?: () => EventLoop;
 }
+
+/** Seconds `close()` waits for the default executor's running jobs (CPython's THREAD_JOIN_TIMEOUT). */
+const EXECUTOR_JOIN_TIMEOUT = 300;
 
 type RunnerState = "created" | "initialized" | "closed";
 
@@ -76,7 +80,8 @@ export class Runner {
     const loop = this.loop!;
     try {
       await cancelAllTasks(loop);
-      await loop.runUntilComplete(() => loop.shutdownDefaultExecutor());
+      // As CPython's runner: wait up to 300 s for executor jobs, then end the workers and report it.
+      await loop.runUntilComplete(() => loop.shutdownDefaultExecutor(EXECUTOR_JOIN_TIMEOUT));
     } finally {
       if (this.setLoop) setEventLoop(null);
       loop.close();
@@ -109,21 +114,28 @@ export class Runner {
     this.state = "initialized";
   }
 
-  /** Ctrl-C cancels the main task once; the second one ends the process as Node's default handler would. */
+  /**
+   * Ctrl-C cancels the main task once; the second one ends the process as Node's default action would. Built on
+   * `loop.addSignalHandler`, so the handler runs as a loop callback. Installed only when nobody else listens for
+   * SIGINT (as CPython only replaces the default handler), and removed afterwards only if it is still ours.
+   */
   private installSigint(task: Task<unknown>): () => void {
+    const loop = this.loop!;
     if (process.listenerCount("SIGINT") > 0) return () => {};
     const onSigint = (): void => {
       this.interruptCount++;
       if (this.interruptCount === 1 && !task.done()) {
         task.cancel();
-        this.loop?.callSoonThreadsafe(() => {});
         return;
       }
-      process.removeListener("SIGINT", onSigint);
+      // Hand the signal back to Node's default action, which ends the process at once.
+      loop.removeSignalHandler("SIGINT");
       process.kill(process.pid, "SIGINT");
     };
-    process.on("SIGINT", onSigint);
-    return () => process.removeListener("SIGINT", onSigint);
+    loop.addSignalHandler("SIGINT", onSigint);
+    return () => {
+      if (!loop.isClosed() && _signalHandlerCallback(loop, "SIGINT") === onSigint) loop.removeSignalHandler("SIGINT");
+    };
   }
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { inspect } from "node:util";
+import { addAwaitedBy, discardAwaitedBy } from "./_internal/awaited_by.js";
 import { currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
 import { type CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
 import type { EventLoop } from "./events.js";
@@ -123,6 +124,7 @@ export class TaskGroup {
       this.onTaskDone(task as Task<unknown>);
     } else {
       this.tasks.add(task as Task<unknown>);
+      addAwaitedBy(task, this.parentTask!);
       task.addDoneCallback(this.onTaskDone as (t: Future<T>) => void);
     }
     return task;
@@ -135,6 +137,7 @@ export class TaskGroup {
 
   private readonly onTaskDone = (task: Future<unknown>): void => {
     this.tasks.delete(task as Task<unknown>);
+    discardAwaitedBy(task, this.parentTask!);
     if (this.onCompleted !== null && this.tasks.size === 0 && !this.onCompleted.done()) this.onCompleted.setResult(true);
     if (task.cancelled()) return;
     const error = task.exception();

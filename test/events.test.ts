@@ -899,7 +899,7 @@ describe("exception handler", () => {
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.message, "Task exception was never retrieved");
     assert.equal(seen[0]!.exception, err);
-    assert.equal(seen[0]!.task, task);
+    assert.equal(seen[0]!.future, task);
   });
 });
 

@@ -28,8 +28,14 @@ const CREATION_STACK_LIMIT = 30;
 
 // ------------------------------------------------------------------ stacks
 
-const sourceDirUrl = new URL("../", import.meta.url).href;
-const sourceDirPath = fileURLToPath(sourceDirUrl);
+// This package's own code: `src/` (or `dist/` when built, whose source maps point back into `src/`).
+const packageRoot = new URL("../../", import.meta.url);
+const ownDirUrls = ["src/", "dist/"].map((dir) => new URL(dir, packageRoot).href);
+const ownDirPaths = ownDirUrls.map((url) => fileURLToPath(url));
+
+function isOwnCode(location: string, fileName: string): boolean {
+  return ownDirUrls.some((url) => location.startsWith(url)) || ownDirPaths.some((path) => fileName.startsWith(path));
+}
 
 /** One parsed line of a V8 stack trace. */
 export interface StackFrame {
@@ -61,7 +67,7 @@ export function parseStack(text: string | undefined): StackFrame[] {
       lineNumber: Number(m[4] ?? m[7]),
       columnNumber: Number(m[5] ?? m[8]),
       isAsync: m[1] !== undefined,
-      internal: location.startsWith(sourceDirUrl) || fileName.startsWith(sourceDirPath),
+      internal: isOwnCode(location, fileName),
     });
   }
   return frames;
@@ -114,9 +120,23 @@ function isTask(item: unknown): item is Task<unknown> {
   return typeof (item as Task<unknown>)._kind === "function" && (item as Task<unknown>)._kind() === "Task";
 }
 
+/**
+ * The part of a creation stack worth reading: from the first frame outside this package (the call to `createTask`)
+ * to where the loop started the task that created it (`attachBody`), excluded.
+ */
+export function userStack(stack: string): string {
+  const lines = stack.split("\n");
+  const frames = lines.map((line) => parseStack(line)[0]);
+  let start = frames.findIndex((f) => f !== undefined && !f.internal && !f.fileName.startsWith("node:"));
+  if (start < 0) start = 0;
+  let end = frames.findIndex((f, i) => i > start && f !== undefined && f.internal && f.functionName === "attachBody");
+  if (end < 0) end = lines.length;
+  return lines.slice(start, end).join("\n");
+}
+
 function withCreationStack(line: string, item: unknown): string {
   if (!isTask(item) || item._sourceTraceback === undefined) return line;
-  return `${line}\nTask created at:\n${item._sourceTraceback}`;
+  return `${line}\nTask created at:\n${userStack(item._sourceTraceback)}`;
 }
 
 // ------------------------------------------------------------------ slow callbacks and task steps

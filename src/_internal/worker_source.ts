@@ -1,0 +1,107 @@
+/**
+ * The program every executor worker runs, as JavaScript source: a worker thread evaluates it (`eval: true`), a
+ * worker process gets it with `-e`. Plain JavaScript that runs as a script or as a module, so it needs no loader.
+ *
+ * Protocol, one job at a time per worker:
+ * - in:  `{ jobId, kind: "source", source, args }` or `{ jobId, kind: "module", url, exportName, args }`
+ * - out: `{ jobId, ok: true, value }` or `{ jobId, ok: false, error }`, where `error` is what `describeError` makes:
+ *   `{ thrown: true, value }` for a thrown non-Error, else `{ className, name, message, stack, props, cause?, errors? }`.
+ */
+export const WORKER_SOURCE = String.raw`"use strict";
+// Valid as CommonJS and as a module: a worker thread inherits the parent's flags, and with --input-type=module
+// its evaluated source is a module, where require does not exist.
+(async () => {
+const cjs = typeof require === "function";
+const threads = cjs ? require("node:worker_threads") : await import("node:worker_threads");
+const inThread = !threads.isMainThread;
+const port = inThread ? threads.parentPort : process;
+const send = inThread ? (m) => threads.parentPort.postMessage(m) : (m) => process.send(m);
+
+// Compilers that keep function names (esbuild's keepNames, which tsx turns on) wrap nested functions and
+// classes in __name(...); a function sent as source may carry such calls, so give them something to call.
+if (typeof globalThis.__name !== "function") {
+  globalThis.__name = (target, value) => {
+    try { Object.defineProperty(target, "name", { value, configurable: true }); } catch {}
+    return target;
+  };
+}
+// Functions sent as source see the globals only; give them require for synchronous access to node: modules.
+if (typeof globalThis.require !== "function") {
+  globalThis.require = cjs ? require : (await import("node:module")).createRequire(process.cwd() + "/");
+}
+
+const compiled = new Map();
+function compile(source) {
+  const cached = compiled.get(source);
+  if (cached !== undefined) return cached;
+  let fn;
+  try {
+    fn = (0, eval)("(" + source + "\n)");
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    // A method in shorthand form (name(x) { ... }) is only valid inside an object literal.
+    let holder;
+    try { holder = (0, eval)("({" + source + "\n})"); } catch { throw error; }
+    fn = holder[Object.keys(holder)[0]];
+  }
+  if (typeof fn !== "function") throw new TypeError("the source sent to the worker does not evaluate to a function");
+  if (compiled.size >= 256) compiled.delete(compiled.keys().next().value);
+  compiled.set(source, fn);
+  return fn;
+}
+
+async function loadExport(url, exportName) {
+  const mod = await import(url);
+  const fn = mod[exportName];
+  if (typeof fn !== "function") {
+    throw new TypeError("export " + JSON.stringify(exportName) + " of " + url + " is not a function (got " + typeof fn + ")");
+  }
+  return fn;
+}
+
+function cloneable(value) {
+  try { structuredClone(value); return true; } catch { return false; }
+}
+
+function describeError(error, depth) {
+  const isErrorLike = error instanceof Error ||
+    (error !== null && typeof error === "object" && typeof error.message === "string" && typeof error.stack === "string");
+  if (!isErrorLike) return { thrown: true, value: cloneable(error) ? error : String(error) };
+  const props = {};
+  for (const key of Object.keys(error)) {
+    if (key === "name" || key === "message" || key === "stack" || key === "cause" || key === "errors") continue;
+    if (cloneable(error[key])) props[key] = error[key];
+  }
+  const ctor = error.constructor;
+  const out = {
+    className: typeof ctor === "function" && ctor.name ? ctor.name : "Error",
+    name: String(error.name),
+    message: String(error.message),
+    stack: typeof error.stack === "string" ? error.stack : "",
+    props,
+  };
+  if (depth < 8 && "cause" in error) out.cause = describeError(error.cause, depth + 1);
+  if (depth < 8 && Array.isArray(error.errors)) out.errors = error.errors.map((e) => describeError(e, depth + 1));
+  return out;
+}
+
+port.on("message", async (message) => {
+  if (message === null || typeof message !== "object" || typeof message.jobId !== "number") return;
+  const jobId = message.jobId;
+  let reply;
+  try {
+    const fn = message.kind === "module" ? await loadExport(message.url, message.exportName) : compile(message.source);
+    reply = { jobId, ok: true, value: await fn(...message.args) };
+  } catch (error) {
+    reply = { jobId, ok: false, error: describeError(error, 0) };
+  }
+  try {
+    send(reply);
+  } catch (error) {
+    // The result cannot be copied to the caller (a function, a class instance with private state, ...).
+    send({ jobId, ok: false, error: describeError(error, 0) });
+  }
+});
+if (!inThread) process.on("disconnect", () => process.exit(0));
+})();
+`;

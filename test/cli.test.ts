@@ -1,0 +1,178 @@
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const bin = join(repoRoot, "bin", "asyncio-ts.mjs");
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the command line in a child process. `onStdout(all, stdin)` sees the output so far after each chunk; stdin
+ * stays open until it calls `stdin.end()` (or, without `onStdout`, is closed at once). Killed after 30 s.
+ */
+function runCli(args: string[], onStdout?: (all: string, stdin: NodeJS.WritableStream) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      stdout += chunk;
+      onStdout?.(stdout, child.stdin);
+    });
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    if (onStdout === undefined) child.stdin.end();
+    child.on("error", (e) => {
+      clearTimeout(guard);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Feeds `input` to the REPL through a pipe and closes it; resolves with everything it printed. */
+function replSession(input: string, args: string[] = []): Promise<Result> {
+  return runCli(args, (_all, stdin) => {
+    if (!(stdin as NodeJS.WritableStream & { writableEnded: boolean }).writableEnded) stdin.end(input);
+  });
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
+  }
+  return newest;
+}
+
+// The command line runs the built package (dist/), which `npm ci` builds; rebuild it when the sources are newer.
+before(() => {
+  const entry = join(repoRoot, "dist", "index.js");
+  const fresh =
+    existsSync(entry) && existsSync(join(repoRoot, "dist", "testing.js")) && statSync(entry).mtimeMs >= newestMtime(join(repoRoot, "src"));
+  if (!fresh) {
+    spawnSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+      cwd: repoRoot,
+      stdio: "ignore",
+    });
+  }
+  assert.equal(existsSync(entry), true, "dist/index.js could not be built");
+});
+
+describe("the REPL", () => {
+  test("driven through a pipe: `await asyncio.sleep(0.1); 1 + 1` prints 2", async () => {
+    let sent = false;
+    const result = await runCli([], (all, stdin) => {
+      if (!sent && all.includes("> ")) {
+        sent = true;
+        stdin.write("await asyncio.sleep(0.1); 1 + 1\n");
+      } else if (sent && /^> 2$/m.test(all)) {
+        stdin.end();
+      }
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^asyncio-ts REPL \d+\.\d+\.\d+ on Node\.js v\d+/);
+    assert.match(result.stdout, /Use "await" directly instead of "asyncio\.run\(\)"\./);
+    assert.match(result.stdout, /^> 2$/m);
+  });
+
+  test("each input runs as a task of a running loop", async () => {
+    const result = await replSession(
+      [
+        "asyncio.currentTask().getName()",
+        "asyncio.getRunningLoop().isRunning()",
+        "const t = asyncio.createTask(() => asyncio.sleep(0.01, 'background'))",
+        "await t",
+        "asyncio.sleep(1)",
+      ].join("\n") + "\n",
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      result.stdout.split("\n").filter((l) => l.startsWith("> ") && l !== "> "),
+      ["> 'repl'", "> true", "> undefined", "> 'background'", "> <Future pending>"],
+    );
+  });
+
+  test("an error is printed and the session goes on", async () => {
+    const result = await replSession('throw new RangeError("boom")\nawait Promise.reject(new TypeError("later"))\n6 * 7\n');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Uncaught RangeError: boom/);
+    assert.match(result.stdout, /Uncaught TypeError: later/);
+    assert.match(result.stdout, /^> 42$/m);
+  });
+
+  test("input spread over several lines is put together", async () => {
+    const result = await replSession("async function twice(x) {\n  await asyncio.sleep(0);\n  return 2 * x;\n}\nawait twice(21)\n");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^> (\.\.\. )*42$/m);
+  });
+
+  test(".exit ends the session", async () => {
+    const result = await runCli([], (all, stdin) => {
+      if (all.includes("> ")) stdin.write(".exit\n");
+    });
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test("--debug runs the loop in debug mode", async () => {
+    const result = await replSession("asyncio.getRunningLoop().getDebug()\n", ["--debug"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^> true$/m);
+  });
+});
+
+describe("asyncio-ts run", () => {
+  test("runs a TypeScript script's exported main under asyncio.run()", async () => {
+    const result = await runCli(["run", "test/fixtures/cli-script.ts", "one", "two"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { debug: false, args: ["one", "two"], sum: 3, task: true });
+  });
+
+  test("--debug turns debug mode on", async () => {
+    const result = await runCli(["run", "test/fixtures/cli-script.ts", "--debug"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).debug, true);
+  });
+
+  test("an error from main is printed and the exit code is 1", async () => {
+    const result = await runCli(["run", "test/fixtures/cli-script.ts", "fail"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /RangeError: main failed on purpose/);
+  });
+
+  test("a script without main is refused", async () => {
+    const result = await runCli(["run", "test/fixtures/cli-no-main.ts"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /does not export a `main` function/);
+  });
+
+  test("usage", async () => {
+    const help = await runCli(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /asyncio-ts run <script>/);
+    const bad = await runCli(["--bogus"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown arguments: --bogus/);
+    const missing = await runCli(["run"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /run: expected a script/);
+  });
+});
