@@ -17,11 +17,11 @@ test("a handler added by name runs with its arguments when the process gets the 
   const got = await asyncio.run(async () => {
     const loop = asyncio.getRunningLoop();
     const done = loop.createFuture<[string, number]>();
-    loop.addSignalHandler("SIGUSR2", (a: string, b: number) => done.setResult([a, b]), "x", 7);
+    loop.addSignalHandler("SIGWINCH", (a: string, b: number) => done.setResult([a, b]), "x", 7);
     try {
-      return await raise("SIGUSR2", done);
+      return await raise("SIGWINCH", done);
     } finally {
-      loop.removeSignalHandler("SIGUSR2");
+      loop.removeSignalHandler("SIGWINCH");
     }
   });
   assert.deepEqual(got, ["x", 7]);
@@ -52,23 +52,23 @@ test("the callback runs as a loop callback: the loop is running and no task is c
 });
 
 test("adding a handler again replaces the first; one process listener stays", async () => {
-  const before = process.listenerCount("SIGUSR2");
+  const before = process.listenerCount("SIGWINCH");
   await asyncio.run(async () => {
     const loop = asyncio.getRunningLoop();
     const calls: string[] = [];
     const done = loop.createFuture<void>();
-    loop.addSignalHandler("SIGUSR2", () => calls.push("first"));
-    loop.addSignalHandler("SIGUSR2", () => {
+    loop.addSignalHandler("SIGWINCH", () => calls.push("first"));
+    loop.addSignalHandler("SIGWINCH", () => {
       calls.push("second");
       done.setResult();
     });
-    assert.equal(process.listenerCount("SIGUSR2"), before + 1);
-    await raise("SIGUSR2", done);
+    assert.equal(process.listenerCount("SIGWINCH"), before + 1);
+    await raise("SIGWINCH", done);
     await asyncio.sleep(0.02);
     assert.deepEqual(calls, ["second"]);
-    loop.removeSignalHandler("SIGUSR2");
+    loop.removeSignalHandler("SIGWINCH");
   });
-  assert.equal(process.listenerCount("SIGUSR2"), before);
+  assert.equal(process.listenerCount("SIGWINCH"), before);
 });
 
 test("removeSignalHandler returns true once, then false, and removes the process listener", async () => {
@@ -103,17 +103,17 @@ test("every signal received calls the handler, one call per signal", async () =>
     const loop = asyncio.getRunningLoop();
     let count = 0;
     let next = loop.createFuture<void>();
-    loop.addSignalHandler("SIGUSR2", () => {
+    loop.addSignalHandler("SIGWINCH", () => {
       count++;
       next.setResult();
     });
     try {
       for (let i = 0; i < 3; i++) {
-        await raise("SIGUSR2", next);
+        await raise("SIGWINCH", next);
         next = loop.createFuture<void>();
       }
     } finally {
-      loop.removeSignalHandler("SIGUSR2");
+      loop.removeSignalHandler("SIGWINCH");
     }
     assert.equal(count, 3);
   });
@@ -124,14 +124,14 @@ test("two signals with their own handlers each reach their own", async () => {
     const loop = asyncio.getRunningLoop();
     const usr2 = loop.createFuture<string>();
     const hup = loop.createFuture<string>();
-    loop.addSignalHandler("SIGUSR2", () => usr2.setResult("usr2"));
+    loop.addSignalHandler("SIGWINCH", () => usr2.setResult("usr2"));
     loop.addSignalHandler("SIGHUP", () => hup.setResult("hup"));
     try {
       process.kill(process.pid, "SIGHUP");
-      process.kill(process.pid, "SIGUSR2");
+      process.kill(process.pid, "SIGWINCH");
       assert.deepEqual(await asyncio.waitFor(asyncio.gather(usr2, hup), 10), ["usr2", "hup"]);
     } finally {
-      loop.removeSignalHandler("SIGUSR2");
+      loop.removeSignalHandler("SIGWINCH");
       loop.removeSignalHandler("SIGHUP");
     }
   });
@@ -142,15 +142,15 @@ test("an error thrown by a signal callback goes to the exception handler and the
     const loop = asyncio.getRunningLoop();
     const reported = loop.createFuture<asyncio.ExceptionContext>();
     loop.setExceptionHandler((_loop, context) => reported.setResult(context));
-    loop.addSignalHandler("SIGUSR2", function onUsr2() {
+    loop.addSignalHandler("SIGWINCH", function onUsr2() {
       throw new Error("handler failed");
     });
     try {
-      const context = await raise("SIGUSR2", reported);
+      const context = await raise("SIGWINCH", reported);
       assert.equal((context.exception as Error).message, "handler failed");
       assert.match(String(context.message), /onUsr2/);
     } finally {
-      loop.removeSignalHandler("SIGUSR2");
+      loop.removeSignalHandler("SIGWINCH");
     }
     assert.equal(await asyncio.sleep(0, "still running"), "still running");
   });
@@ -159,9 +159,9 @@ test("an error thrown by a signal callback goes to the exception handler and the
 test("a signal that arrives while the loop is stopped is handled once it runs again", async () => {
   const loop = asyncio.newEventLoop();
   let calls = 0;
-  loop.addSignalHandler("SIGUSR2", () => calls++);
+  loop.addSignalHandler("SIGWINCH", () => calls++);
   try {
-    process.kill(process.pid, "SIGUSR2");
+    process.kill(process.pid, "SIGWINCH");
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(calls, 0);
     await loop.runUntilComplete(() => asyncio.sleep(0.01));
@@ -172,24 +172,24 @@ test("a signal that arrives while the loop is stopped is handled once it runs ag
 });
 
 test("closing the loop removes every handler it installed", async () => {
-  const before = [process.listenerCount("SIGUSR2"), process.listenerCount("SIGHUP")];
+  const before = [process.listenerCount("SIGWINCH"), process.listenerCount("SIGHUP")];
   const loop = asyncio.newEventLoop();
-  loop.addSignalHandler("SIGUSR2", () => {});
+  loop.addSignalHandler("SIGWINCH", () => {});
   loop.addSignalHandler("SIGHUP", () => {});
-  assert.deepEqual([process.listenerCount("SIGUSR2"), process.listenerCount("SIGHUP")], [before[0]! + 1, before[1]! + 1]);
+  assert.deepEqual([process.listenerCount("SIGWINCH"), process.listenerCount("SIGHUP")], [before[0]! + 1, before[1]! + 1]);
   loop.close();
-  assert.deepEqual([process.listenerCount("SIGUSR2"), process.listenerCount("SIGHUP")], before);
+  assert.deepEqual([process.listenerCount("SIGWINCH"), process.listenerCount("SIGHUP")], before);
 });
 
 test("a callback that is not a function, or is an async function, is refused with TypeError", async () => {
   await asyncio.run(async () => {
     const loop = asyncio.getRunningLoop();
-    assert.throws(() => loop.addSignalHandler("SIGUSR2", "cb" as any), (e: any) => e instanceof TypeError && /`callback`/.test(e.message));
+    assert.throws(() => loop.addSignalHandler("SIGWINCH", "cb" as any), (e: any) => e instanceof TypeError && /`callback`/.test(e.message));
     assert.throws(
-      () => loop.addSignalHandler("SIGUSR2", async () => {}),
+      () => loop.addSignalHandler("SIGWINCH", async () => {}),
       (e: any) => e instanceof TypeError && /coroutine functions cannot be signal handlers/.test(e.message),
     );
-    assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
+    assert.equal(loop.removeSignalHandler("SIGWINCH"), false);
   });
 });
 
@@ -218,7 +218,7 @@ test("signals that cannot be caught are refused with RuntimeError", async () => 
 test("addSignalHandler on a closed loop fails with RuntimeError", () => {
   const loop = asyncio.newEventLoop();
   loop.close();
-  assert.throws(() => loop.addSignalHandler("SIGUSR2", () => {}), (e: any) => e instanceof asyncio.RuntimeError && /closed/.test(e.message));
+  assert.throws(() => loop.addSignalHandler("SIGWINCH", () => {}), (e: any) => e instanceof asyncio.RuntimeError && /closed/.test(e.message));
 });
 
 // ------------------------------------------------------------------ run() and SIGINT
