@@ -384,6 +384,11 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
     return this.then(undefined, onRejected);
   }
 
+  /** A Future is a Promise in all but `instanceof`: it has Promise's methods and a tag of its own. */
+  get [Symbol.toStringTag](): string {
+    return this._kind();
+  }
+
   /** Promise interop: `future.finally(fn)`. */
   finally(onFinally?: (() => void) | null): Promise<T> {
     return this.then().finally(onFinally);

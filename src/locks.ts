@@ -14,7 +14,7 @@
  */
 import { inspect } from "node:util";
 import { type EventLoop, getRunningLoop } from "./events.js";
-import type { Future } from "./futures.js";
+import { Future } from "./futures.js";
 import { Deque } from "./_internal/deque.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
 
@@ -197,13 +197,45 @@ export interface EventStatistics {
 }
 
 /**
+ * A blocked `Event.wait()`: a Future that leaves its Event's waiter list once its outcome is delivered to the
+ * awaiting task (as CPython's waiter leaves in a `finally` when it resumes), or at once when cancelled.
+ */
+class EventWaiter extends Future<true> {
+  private listed = true;
+
+  constructor(
+    loop: EventLoop,
+    private readonly list: Deque<EventWaiter>,
+  ) {
+    super({ loop });
+  }
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    this.unlist();
+    return true;
+  }
+
+  override _run(): void {
+    super._run();
+    this.unlist();
+  }
+
+  private unlist(): void {
+    if (!this.listed) return;
+    this.listed = false;
+    _removeWaiter(this.list, this);
+  }
+}
+
+/**
  * A flag tasks can wait for: `set()` wakes every waiter, `clear()` resets it. Waiters woken by `set()` return
  * even if the flag was cleared again before they ran.
  */
 export class Event extends _LoopBound {
-  // Invariants: `#waiters` holds the Futures of blocked wait() calls; set() completes all of them, and each call
-  // removes its own Future when it resumes.
-  #waiters: Deque<Future<boolean>> | null = null;
+  // Invariants: `#waiters` holds the Futures of blocked wait() calls until each is delivered or cancelled;
+  // set() completes the pending ones.
+  #waiters: Deque<EventWaiter> | null = null;
   #value = false;
 
   /** Whether the flag is set. */
@@ -229,34 +261,23 @@ export class Event extends _LoopBound {
   }
 
   /**
-   * Resolves with `true` once the flag is set (at once if it already is).
+   * Resolves with `true` once the flag is set (at once if it already is). A blocked call returns the waiter's
+   * Future itself, so awaiting it costs one Future per waiter and nothing more.
    *
    * Cancellation: the call stops waiting; nothing else changes.
    */
   wait(): Promise<true> {
     if (this.#value) return RESOLVED_TRUE;
-    return this.#waitSlow();
-  }
-
-  #waitSlow(): Promise<true> {
-    const waiters = (this.#waiters ??= new Deque());
-    let fut: Future<boolean>;
+    let loop: EventLoop;
     try {
-      fut = this._getLoop().createFuture<boolean>();
+      loop = this._getLoop();
     } catch (error) {
       return Promise.reject(error);
     }
+    const waiters = (this.#waiters ??= new Deque());
+    const fut = new EventWaiter(loop, waiters);
     waiters.push(fut);
-    return fut.then(
-      () => {
-        _removeWaiter(waiters, fut);
-        return true as const;
-      },
-      (error: unknown) => {
-        _removeWaiter(waiters, fut);
-        throw error;
-      },
-    );
+    return fut;
   }
 
   /** Whether the flag is set, and how many callers wait for it. */
