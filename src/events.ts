@@ -346,16 +346,7 @@ export class EventLoop {
     const heap = this._timers;
     if (heap.length > 0) {
       const now = this.time();
-      for (;;) {
-        const top = heap.peek();
-        if (top === undefined) break;
-        if (top._cancelled) {
-          heap.pop();
-          top._scheduled = false;
-          this._timerCancelledCount--;
-          continue;
-        }
-        if (top._when > now) break;
+      for (let top = this._peekTimer(); top !== undefined && top._when <= now; top = this._peekTimer()) {
         heap.pop();
         top._scheduled = false;
         ready.push(top);
