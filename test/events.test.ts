@@ -1,33 +1,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as asyncio from "../src/index.js";
+import { captureHandler, runOnce, withLoop } from "./helpers/loop.js";
 
 type Loop = asyncio.EventLoop;
 
-/** Runs `body` with a fresh loop that is always closed afterwards. */
-async function withLoop<T>(body: (loop: Loop) => Promise<T> | T): Promise<T> {
-  const loop = asyncio.newEventLoop();
-  try {
-    return await body(loop);
-  } finally {
-    if (!loop.isRunning()) loop.close();
-  }
-}
-
-/** Runs exactly one iteration of a loop that is not running. */
-async function runOnce(loop: Loop): Promise<void> {
-  loop.stop();
-  await loop.runForever();
-}
-
-/** Records every context given to the loop's exception handler. */
-function captureHandler(loop: Loop): asyncio.ExceptionContext[] {
-  const seen: asyncio.ExceptionContext[] = [];
-  loop.setExceptionHandler((_loop, context) => {
-    seen.push(context);
-  });
-  return seen;
-}
 
 /** Records everything the loop logs. */
 function captureLog(loop: Loop): string[] {
