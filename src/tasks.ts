@@ -15,6 +15,7 @@ import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, getEventLoop } from "./events.js";
 import { type Awaitable, Future } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
+import { Deque } from "./_internal/deque.js";
 
 /** Options of `createTask`, `loop.createTask`, `TaskGroup.createTask`. */
 export interface TaskOptions {
@@ -684,8 +685,8 @@ export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIt
   // Invariants: `todo` holds the awaitables not finished yet; each finished one goes once into `done` (or to the
   // oldest pending `waiters` entry); on timeout each remaining one becomes a `null` meaning "TimeoutError".
   private readonly todo: Set<Future<T>>;
-  private readonly done: Future<T>[] = [];
-  private readonly waiters: Future<void>[] = [];
+  private readonly done = new Deque<Future<T> | null>();
+  private readonly waiters = new Deque<Future<void>>();
   private remaining: number;
   private timer: TimerHandle | null = null;
 
@@ -711,7 +712,7 @@ export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIt
   private readonly onTimeout = (): void => {
     for (const f of this.todo) {
       f.removeDoneCallback(this.onCompletion);
-      this.done.push(null as unknown as Future<T>);
+      this.done.push(null);
     }
     const n = this.todo.size;
     this.todo.clear();
@@ -735,7 +736,7 @@ export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIt
       this.waiters.push(w);
       await w;
     }
-    const future = this.done.shift()!;
+    const future = this.done.shift() as Future<T> | null;
     if (future === null) throw new TimeoutError();
     return { future };
   }
