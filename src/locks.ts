@@ -60,6 +60,37 @@ export abstract class _LoopBound {
     return loop;
   }
 
+  /**
+   * @internal Queues a waiter Future on `waiters` and returns the promise of the wait. The waiter leaves the queue
+   * however the wait ends; then `onWoken()` runs if it was woken, `onFailed(fut)` if the wait failed (cancelled,
+   * possibly right after being woken). A loop error comes back as a rejected promise.
+   */
+  protected _queueWaiter(
+    waiters: Deque<Future<boolean>>,
+    onWoken: () => void,
+    onFailed: (fut: Future<boolean>) => void,
+  ): Promise<true> {
+    let fut: Future<boolean>;
+    try {
+      fut = this._getLoop().createFuture<boolean>();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    waiters.push(fut);
+    return fut.then(
+      () => {
+        _removeWaiter(waiters, fut);
+        onWoken();
+        return true as const;
+      },
+      (error: unknown) => {
+        _removeWaiter(waiters, fut);
+        onFailed(fut);
+        throw error;
+      },
+    );
+  }
+
   /** The words between the brackets of the readable form: `locked, waiters: 2`. */
   protected abstract _reprInfo(): string;
 
@@ -119,28 +150,17 @@ export class Lock extends _LoopBound {
   }
 
   #acquireSlow(): Promise<true> {
-    const waiters = (this.#waiters ??= new Deque());
-    let fut: Future<boolean>;
-    try {
-      fut = this._getLoop().createFuture<boolean>();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    waiters.push(fut);
-    return fut.then(
-      () => {
-        _removeWaiter(waiters, fut);
-        this.#locked = true;
-        return true as const;
-      },
-      (error: unknown) => {
-        _removeWaiter(waiters, fut);
-        // Woken and cancelled, or cancelled while the lock is free: make sure the next waiter gets its turn.
-        if (!this.#locked) this.#wakeUpFirst();
-        throw error;
-      },
-    );
+    return this._queueWaiter((this.#waiters ??= new Deque()), this.#onWoken, this.#onFailed);
   }
+
+  readonly #onWoken = (): void => {
+    this.#locked = true;
+  };
+
+  readonly #onFailed = (): void => {
+    // Woken and cancelled, or cancelled while the lock is free: make sure the next waiter gets its turn.
+    if (!this.#locked) this.#wakeUpFirst();
+  };
 
   /** Releases the lock and wakes the first waiter. `RuntimeError` when the lock is not held. */
   release(): void {
@@ -531,29 +551,18 @@ export class Semaphore extends _LoopBound {
   }
 
   #acquireSlow(): Promise<true> {
-    const waiters = (this.#waiters ??= new Deque());
-    let fut: Future<boolean>;
-    try {
-      fut = this._getLoop().createFuture<boolean>();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    waiters.push(fut);
-    return fut.then(
-      () => {
-        _removeWaiter(waiters, fut);
-        this.#wakeUpQueued();
-        return true as const;
-      },
-      (error: unknown) => {
-        _removeWaiter(waiters, fut);
-        // Handed a permit but cancelled before using it: give the permit back (and pass it on below).
-        if (fut.done() && !fut.cancelled()) this._value++;
-        this.#wakeUpQueued();
-        throw error;
-      },
-    );
+    return this._queueWaiter((this.#waiters ??= new Deque()), this.#onWoken, this.#onFailed);
   }
+
+  readonly #onWoken = (): void => {
+    this.#wakeUpQueued();
+  };
+
+  readonly #onFailed = (fut: Future<boolean>): void => {
+    // Handed a permit but cancelled before using it: give the permit back (and pass it on below).
+    if (fut.done() && !fut.cancelled()) this._value++;
+    this.#wakeUpQueued();
+  };
 
   /** Wakes the callers that queued behind a waiter only because of FIFO order, as many as there are permits. */
   #wakeUpQueued(): void {
