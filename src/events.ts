@@ -174,7 +174,8 @@ function defaultLog(text: string): void {
 export class EventLoop {
   // Invariants:
   // - `_ready` holds what runs in the next iteration; `_timers` holds TimerHandles with `_scheduled` set.
-  // - `_immediate` is non-null exactly when an iteration is queued with setImmediate.
+  // - `_immediate` is non-null exactly when a setImmediate is queued: the next iteration or, once stopping, the end
+  //   of the run. While it is set, nothing queues another.
   // - `_nodeTimer` is armed (for `_nodeTimerWhen`) only while running, no iteration is queued and a timer is pending.
   /** @internal */ readonly _ready = new Deque<Runnable>(64);
   /** @internal */ readonly _timers = new TimerHeap();
@@ -232,8 +233,7 @@ export class EventLoop {
     if (this._debug) checkLoopContext(this);
     checkCallback(callback, "callSoon");
     const handle = new Handle(callback as Callback, args, this);
-    this._ready.push(handle);
-    if (this._immediate === null && this._running) this._scheduleIteration();
+    this._enqueue(handle);
     return handle;
   }
 
