@@ -1096,6 +1096,21 @@ async function finishServer(loop: EventLoop, server: Server, startServing: unkno
   return server;
 }
 
+/** The checks and TLS set-up `createServer` and `createUnixServer` share, in the order CPython makes them. */
+function checkServerArgs<O extends CreateServerOptions | CreateUnixServerOptions>(
+  loop: EventLoop,
+  protocolFactory: unknown,
+  options: O | null | undefined,
+  method: string,
+): { o: O; ssl: SSLOption | null; tlsOptions: tls.TLSSocketOptions | null; timeouts: TlsTimeouts; backlog: number } {
+  loop._checkClosed();
+  checkFactory(protocolFactory, method);
+  const o = checkOptions(options, method);
+  const ssl = checkSSL(o.ssl, method);
+  const tlsOptions = ssl === null ? null : serverTlsOptions(ssl, method);
+  return { o, ssl, tlsOptions, timeouts: tlsTimeouts(o, ssl, method), backlog: checkBacklog(o.backlog, method) };
+}
+
 EventLoop.prototype.createServer = async function createServer(
   this: EventLoop,
   protocolFactory: () => object,
@@ -1104,13 +1119,7 @@ EventLoop.prototype.createServer = async function createServer(
   options?: CreateServerOptions,
 ): Promise<Server> {
   const method = "createServer";
-  this._checkClosed();
-  checkFactory(protocolFactory, method);
-  const o = checkOptions(options, method);
-  const ssl = checkSSL(o.ssl, method);
-  const tlsOptions = ssl === null ? null : serverTlsOptions(ssl, method);
-  const timeouts = tlsTimeouts(o, ssl, method);
-  const backlog = checkBacklog(o.backlog, method);
+  const { o, ssl, tlsOptions, timeouts, backlog } = checkServerArgs(this, protocolFactory, options, method);
   const family = checkFamily(o.family, method);
   const nodeServers: net.Server[] = [];
   if ((host !== undefined && host !== null) || (port !== undefined && port !== null)) {
@@ -1161,13 +1170,7 @@ EventLoop.prototype.createUnixServer = async function createUnixServer(
   options?: CreateUnixServerOptions,
 ): Promise<Server> {
   const method = "createUnixServer";
-  this._checkClosed();
-  checkFactory(protocolFactory, method);
-  const o = checkOptions(options, method);
-  const ssl = checkSSL(o.ssl, method);
-  const tlsOptions = ssl === null ? null : serverTlsOptions(ssl, method);
-  const timeouts = tlsTimeouts(o, ssl, method);
-  const backlog = checkBacklog(o.backlog, method);
+  const { o, ssl, tlsOptions, timeouts, backlog } = checkServerArgs(this, protocolFactory, options, method);
   let nodeServer: net.Server;
   if (path !== undefined && path !== null) {
     if (o.sock) throw new RangeError(`${method}: \`path\` and \`sock\` cannot be given together`);
