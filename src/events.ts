@@ -1,27 +1,42 @@
 /**
  * The event loop: its own ready queue and timer heap, driven by Node's event loop.
  *
- * How one loop iteration is driven:
- * - While the ready queue is not empty, exactly one `setImmediate` is pending; it runs one iteration, so Node's
- *   I/O phase gets a turn between iterations and is never starved.
- * - Otherwise, when timers are pending, exactly one Node timer is armed for the earliest deadline. Node's timers
- *   can fire a little early by `performance.now()`, so a timer that fires early re-arms itself: a `TimerHandle`
- *   never runs before its `when()` by `loop.time()`.
- * - One iteration moves the due timers to the ready queue, then runs the callbacks that were ready when it began
- *   (those scheduled meanwhile wait for the next iteration, as in CPython). Task bodies continue in the microtask
- *   checkpoint that follows the iteration's callbacks.
+ * How the loop is driven:
+ * - One iteration moves the due timers to the ready queue, then runs the items that were ready when it began, in
+ *   FIFO order (those scheduled meanwhile wait for the next iteration, as in CPython).
+ * - An item is a callback, or a task step: a task's start, or its resumption by a Future it awaited. A step runs
+ *   from there until the task suspends on something not yet done, or its body ends; it is over when the microtask
+ *   queue has drained after it started. Nothing else of the loop runs meanwhile: the driver (`_drive`) continues
+ *   from a `process.nextTick` queued from a microtask, which Node runs exactly once the microtask queue is empty.
+ *   Microtasks that plain callbacks released (a promise they resolved) also drain before the next step starts.
+ * - Iterations follow each other without a Node turn between them while work is ready, for at most
+ *   `MAX_TURN_MS` of real time; then the next one waits for a `setImmediate`, so Node's I/O and timers are never
+ *   held back longer than that (plus the iteration that crossed the bound).
+ * - When nothing is ready and timers are pending, exactly one Node timer is armed for the earliest deadline. Node's
+ *   timers can fire a little early by `performance.now()`, so a timer that fires early re-arms itself: a
+ *   `TimerHandle` never runs before its `when()` by `loop.time()`.
  * @module
  */
 import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";
 import { Deque } from "./_internal/deque.js";
 import { TimerHeap } from "./_internal/timer_heap.js";
-import { checkLoopContext, debugIteration, reportPendingTasks, runTimed } from "./_internal/debug.js";
-import { type Frame, type Runnable, frameStorage, requireRunningLoop, runningLoopOrNull } from "./_internal/context.js";
+import { checkLoopContext, debugIteration, reportPendingTasks, reportSlowStep, runTimed } from "./_internal/debug.js";
+import {
+  type Frame,
+  RUN_DEFER,
+  RUN_DONE,
+  RUN_STEP,
+  type RunResult,
+  type Runnable,
+  frameStorage,
+  requireRunningLoop,
+  runningLoopOrNull,
+} from "./_internal/context.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
-import { _newFuture, type _ThenReaction, type _UnretrievedReport } from "./futures.js";
+import { _newFuture, type _UnretrievedReport } from "./futures.js";
 import { _newTask, _ensureFutureOn } from "./tasks.js";
 
 /** What a callback scheduled on the loop looks like. */
@@ -102,14 +117,15 @@ export class Handle implements Runnable {
   }
 
   /** @internal Runs the callback; an exception goes to the loop's exception handler, never up. */
-  _run(): void {
+  _run(): RunResult {
     const cb = this._callback;
-    if (cb === null) return;
+    if (cb === null) return RUN_DONE;
     try {
       cb(...this._args);
     } catch (exception) {
       this._loop.callExceptionHandler({ message: `Exception in callback ${this.describe()}`, exception, handle: this });
     }
+    return RUN_DONE;
   }
 
   /** @internal */
@@ -161,6 +177,15 @@ export class TimerHandle extends Handle {
 /** Node's timers hold at most this many milliseconds; longer waits are re-armed when they fire. */
 const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
 
+/**
+ * Real milliseconds for which iterations may follow each other without a Node turn between them. Node's I/O
+ * callbacks and timers wait at most this long, plus the iteration that crosses it.
+ */
+const MAX_TURN_MS = 1;
+
+/** A settled promise: `then` on it queues a microtask. */
+const SETTLED = Promise.resolve();
+
 function isDebugEnv(): boolean {
   const v = process.env.ASYNCIO_DEBUG;
   return v !== undefined && v !== "" && v !== "0";
@@ -173,9 +198,14 @@ function defaultLog(text: string): void {
 /** The event loop; `newEventLoop()` makes one, `run()` makes and closes one for you. */
 export class EventLoop {
   // Invariants:
-  // - `_ready` holds what runs in the next iteration; `_timers` holds TimerHandles with `_scheduled` set.
-  // - `_immediate` is non-null exactly when a setImmediate is queued: the next iteration or, once stopping, the end
-  //   of the run. While it is set, nothing queues another.
+  // - `_ready` holds what runs in this iteration (its first `_todo` items) and the next; `_timers` holds
+  //   TimerHandles with `_scheduled` set.
+  // - `_inIteration` is true from the start of an iteration until its last item ran and the microtasks of its last
+  //   step drained; meanwhile nothing queues another iteration (the end of this one decides what comes next).
+  // - `_stepTask` is the task whose step runs (set when it starts, cleared once the microtask queue drained).
+  // - `_dirty`: a plain callback ran since the microtask queue last drained; no step starts before it drains.
+  // - `_immediate` is non-null exactly when a setImmediate is queued for the next iteration. While it is set,
+  //   nothing queues another.
   // - `_nodeTimer` is armed (for `_nodeTimerWhen`) only while running, no iteration is queued and a timer is pending.
   /** @internal */ readonly _ready = new Deque<Runnable>(64);
   /** @internal */ readonly _timers = new TimerHeap();
@@ -193,6 +223,15 @@ export class EventLoop {
   readonly _frame: Frame = { _frameLoop: this, _frameTask: null };
   /** Callbacks and task steps slower than this many seconds are logged in debug mode. */
   slowCallbackDuration = 0.1;
+  /** @internal */ _inIteration = false;
+  /** @internal How many items of the current iteration have not run yet. */
+  _todo = 0;
+  /** @internal */ _dirty = false;
+  /** @internal */ _stepTask: Task<unknown> | null = null;
+  /** @internal Real time (ms) at which the Node turn running the current iterations began. */
+  private _turnStart = 0;
+  /** @internal Real time (ms) at which the current step began, in debug mode. */
+  private _stepStart = 0;
 
   private _exceptionHandler: ExceptionHandler | null = null;
   private _taskFactory: TaskFactory | null = null;
@@ -216,7 +255,7 @@ export class EventLoop {
   protected readonly _onNodeTimer = (): void => {
     this._nodeTimer = null;
     this._nodeTimerWhen = Infinity;
-    if (this._immediate !== null || !this._running) return;
+    if (this._immediate !== null || !this._running || this._inIteration) return;
     const top = this._peekTimer();
     if (top !== undefined && top._when > this.time()) {
       this._armNodeTimer(top._when);
@@ -265,7 +304,9 @@ export class EventLoop {
     const timer = new TimerHandle(when, callback, args, this);
     timer._scheduled = true;
     this._timers.push(timer);
-    if (this._running && this._immediate === null && when < this._nodeTimerWhen) this._armNodeTimer(when);
+    if (this._running && this._immediate === null && !this._inIteration && when < this._nodeTimerWhen) {
+      this._armNodeTimer(when);
+    }
     return timer;
   }
 
@@ -277,19 +318,7 @@ export class EventLoop {
   /** @internal Puts a runnable (a Future delivering callbacks, a Task starting) on the ready queue. */
   _enqueue(item: Runnable): void {
     this._ready.push(item);
-    if (this._immediate === null && this._running) this._scheduleIteration();
-  }
-
-  /**
-   * @internal Tasks to resume after this iteration's callbacks, in the order their Futures were delivered. Whether
-   * each gets its result or a CancelledError is decided once all callbacks ran, so a cancel issued by any callback
-   * of the iteration reaches the task at this resumption, as a CPython step would see it.
-   */
-  private readonly _resumptions = new Deque<_ThenReaction>(64);
-
-  /** @internal A Future is done and a task awaits it: resume that task once this iteration's callbacks ran. */
-  _resumeLater(reaction: _ThenReaction): void {
-    this._resumptions.push(reaction);
+    if (this._immediate === null && this._running && !this._inIteration) this._scheduleIteration();
   }
 
   /** @internal */
@@ -340,8 +369,18 @@ export class EventLoop {
     this._nodeTimer = setTimeout(this._onNodeTimer, ms);
   }
 
-  /** @internal One iteration: due timers to the ready queue, then the callbacks ready at its start. */
+  /** @internal Starts an iteration from a Node callback (immediate, timer); the driver takes it from there. */
   _runOnce(): void {
+    if (this._inIteration || !this._running) return;
+    this._turnStart = performance.now();
+    this._dirty = false;
+    this._beginIteration();
+    this._drive();
+  }
+
+  /** @internal Moves the due timers to the ready queue and fixes how many items this iteration runs. */
+  private _beginIteration(): void {
+    this._inIteration = true;
     const ready = this._ready;
     const heap = this._timers;
     if (heap.length > 0) {
@@ -352,27 +391,98 @@ export class EventLoop {
         ready.push(top);
       }
     }
-    let n = ready.length;
-    if (this._debug) {
-      debugIteration(this);
-      while (n-- > 0) runTimed(this, ready.shift()!);
-    } else {
-      while (n-- > 0) ready.shift()!._run();
+    this._todo = ready.length;
+    if (this._debug) debugIteration(this);
+  }
+
+  /**
+   * @internal Runs the iteration's items in order. When one starts a task step it returns; `_afterStep` calls it
+   * again once the microtask queue has drained, that is once the step has ended. At the end of an iteration it
+   * starts the next one at once while work is ready and the turn is young (see `MAX_TURN_MS`).
+   */
+  private _drive(): void {
+    const ready = this._ready;
+    for (;;) {
+      while (this._todo > 0) {
+        const item = ready.shift()!;
+        this._todo--;
+        const r = this._debug ? this._runTimed(item) : item._run();
+        if (r === RUN_DONE) {
+          this._dirty = true;
+          continue;
+        }
+        if (r !== RUN_STEP) {
+          // RUN_STEP_MORE: the item's remainder is now first in the queue; RUN_DEFER: the item itself goes back.
+          this._todo++;
+          if (r === RUN_DEFER) ready.unshift(item);
+        }
+        this._awaitStepEnd();
+        return;
+      }
+      if (this._dirty) {
+        // Let what the last callbacks released run before the iteration ends.
+        this._awaitStepEnd();
+        return;
+      }
+      if (!this._endIteration()) return;
+      this._beginIteration();
     }
-    const resumptions = this._resumptions;
-    while (resumptions.length > 0) resumptions.shift()!._resume();
+  }
+
+  /** Calls `_afterStep` once the microtask queue has drained. */
+  private _awaitStepEnd(): void {
+    void SETTLED.then(this._queueAfterStep);
+  }
+
+  /** A microtask queued after a step began: the tick it queues runs once the microtask queue is empty. */
+  private readonly _queueAfterStep = (): void => {
+    process.nextTick(this._afterStep);
+  };
+
+  private readonly _afterStep = (): void => {
+    if (this._debug && this._stepTask !== null) reportSlowStep(this, this._stepTask, performance.now() - this._stepStart);
+    this._stepTask = null;
+    this._dirty = false;
+    this._drive();
+  };
+
+  /** @internal Debug mode: runs one item, timing it if it is a callback; a step is timed until it has ended. */
+  private _runTimed(item: Runnable): RunResult {
+    const t0 = performance.now();
+    const r = runTimed(this, item);
+    if (r !== RUN_DONE && r !== RUN_DEFER) this._stepStart = t0;
+    return r;
+  }
+
+  /**
+   * @internal The iteration is over (every step of it ended): stop if asked, else say whether the next one starts
+   * at once (true), or schedule it, or arm the Node timer for the next deadline and go idle.
+   */
+  private _endIteration(): boolean {
+    this._inIteration = false;
     if (this._stopping) {
-      // Tasks resumed by this iteration run in the microtask checkpoint that follows it: they still belong to
-      // this run, so the loop stops only after them (the queued immediate also keeps new iterations from starting).
-      if (this._immediate !== null) clearImmediate(this._immediate);
-      this._immediate = setImmediate(this._finishRunning);
-    } else if (ready.length > 0) {
+      this._finishRunning();
+      return false;
+    }
+    if (this._ready.length > 0 || this._timerDue()) {
+      if (performance.now() - this._turnStart < MAX_TURN_MS) return true;
       if (this._immediate === null) this._scheduleIteration();
     } else if (this._immediate === null) {
       const top = this._peekTimer();
       if (top !== undefined && top._when < this._nodeTimerWhen) this._armNodeTimer(top._when);
     }
+    this._afterIteration();
+    return false;
   }
+
+  private _timerDue(): boolean {
+    if (this._timers.length === 0) return false;
+    const top = this._peekTimer();
+    return top !== undefined && top._when <= this.time();
+  }
+
+  /** @internal Called when an iteration ended and the next one is not started at once. */
+  protected _afterIteration(): void {}
 
   // ---------------------------------------------------------------- running
 
@@ -444,7 +554,7 @@ export class EventLoop {
   /** Asks a running loop to stop after the current iteration (before `runForever`, it runs one iteration). */
   stop(): void {
     this._stopping = true;
-    if (this._running && this._immediate === null) this._scheduleIteration();
+    if (this._running && this._immediate === null && !this._inIteration) this._scheduleIteration();
   }
 
   /** Whether the loop is running. */
@@ -620,12 +730,25 @@ export function getRunningLoop(): EventLoop {
   return requireRunningLoop();
 }
 
-/** The running loop; outside one, the loop set with `setEventLoop`, creating and setting one if none is set. */
+/**
+ * The running loop; outside one, the loop set with `setEventLoop`. Never creates a loop (as Python 3.14):
+ * `RuntimeError` when no loop runs here and none is set.
+ */
 export function getEventLoop(): EventLoop {
   const running = runningLoopOrNull();
   if (running !== null) return running;
-  if (currentEventLoop === null || currentEventLoop.isClosed()) currentEventLoop = new EventLoop();
+  if (currentEventLoop === null) throw new RuntimeError("There is no current event loop");
   return currentEventLoop;
+}
+
+/**
+ * @internal The loop for a Future made where no Future gives one (`gather`, `ensureFuture`): the running loop, else
+ * the loop set with `setEventLoop`; `RuntimeError('no running event loop')` with neither.
+ */
+export function _runningOrSetLoop(): EventLoop {
+  const loop = runningLoopOrNull() ?? currentEventLoop;
+  if (loop === null) throw new RuntimeError("no running event loop");
+  return loop;
 }
 
 /** Sets the loop `getEventLoop()` returns outside a running loop (`null` to forget it). */

@@ -3,11 +3,22 @@
  *
  * A Future allocates no native Promise until something calls `then` (which `await` does). Its done callbacks
  * and its awaiters are delivered by the loop: on completion the Future puts itself once on the ready queue and,
- * when its turn comes, runs every callback in registration order.
+ * when its turn comes, runs every callback in registration order. Delivering to an awaiting task starts that task's
+ * step; the loop lets the step end (the microtask queue drain) before the next callback runs, exactly as if each
+ * callback had been scheduled on its own with `callSoon` at completion time, as in CPython.
  * @module
  */
 import { inspect } from "node:util";
-import { type Runnable, currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
+import {
+  RUN_DEFER,
+  RUN_DONE,
+  RUN_STEP,
+  RUN_STEP_MORE,
+  type RunResult,
+  type Runnable,
+  currentTaskOrNull,
+  requireRunningLoop,
+} from "./_internal/context.js";
 import { createdAtSuffix, recordCreation } from "./_internal/debug.js";
 import { CancelledError, InvalidStateError, RuntimeError } from "./exceptions.js";
 import type { ContextRunner, EventLoop } from "./events.js";
@@ -22,9 +33,13 @@ export type Awaitable<T> = PromiseLike<T> | (() => PromiseLike<T> | T);
 /** A done callback: called with the Future once it is done, always from the loop, never inline. */
 export type DoneCallback<T> = (future: Future<T>) => void;
 
-/** @internal One entry of a Future's callback list: delivered when the Future is done. */
+/**
+ * @internal One entry of a Future's callback list: delivered when the Future is done. Returns `RUN_STEP` when the
+ * delivery started a task step, `RUN_DEFER` when it would have but must wait for pending microtasks (it did nothing
+ * then), `RUN_DONE` otherwise.
+ */
 interface Delivery {
-  _deliver(future: Future<any>): void;
+  _deliver(future: Future<any>): RunResult;
 }
 
 class UserCallback implements Delivery {
@@ -33,7 +48,7 @@ class UserCallback implements Delivery {
     readonly context: ContextRunner | undefined,
   ) {}
 
-  _deliver(future: Future<any>): void {
+  _deliver(future: Future<any>): RunResult {
     try {
       if (this.context === undefined) this.fn(future);
       else this.context(this.fn, future);
@@ -44,6 +59,7 @@ class UserCallback implements Delivery {
         future,
       });
     }
+    return RUN_DONE;
   }
 }
 
@@ -62,8 +78,28 @@ class LateDelivery implements Runnable {
     private readonly future: Future<any>,
   ) {}
 
-  _run(): void {
-    this.delivery._deliver(this.future);
+  _run(): RunResult {
+    return this.delivery._deliver(this.future);
+  }
+}
+
+/**
+ * The deliveries of a Future that are left after one of them started a task step: it sits at the front of the ready
+ * queue while that step runs, and goes on delivering from `index` when its turn comes back.
+ */
+class RemainingDeliveries implements Runnable {
+  constructor(
+    private readonly future: Future<any>,
+    private readonly list: Delivery[],
+    private index: number,
+  ) {}
+
+  _run(): RunResult {
+    const r = this.future._deliverFrom(this.list, this.index);
+    if (r >= 0) return r as RunResult;
+    this.index = -r - 1;
+    this.future._loop._ready.unshift(this);
+    return RUN_STEP_MORE;
   }
 }
 
@@ -75,8 +111,9 @@ class LateDelivery implements Runnable {
  * unobserved rejection is reported by Node exactly as for any promise). It is a Promise in every way but
  * `instanceof Promise`.
  *
- * `task` is the task that awaits (null when the caller is not a task): if that task was asked to cancel
- * meanwhile, it gets `CancelledError` instead of the result, as a CPython task step would throw it in.
+ * `task` is the task that awaits (null when the caller is not a task). Delivering to a task starts a step of that
+ * task: if the task was asked to cancel before the step starts, it gets `CancelledError` instead of the result, as
+ * CPython's `Task.__step` throws it in when `_must_cancel` is set.
  */
 export class _ThenReaction implements Delivery, Promise<any> {
   private promise: Promise<any> | null = null;
@@ -92,30 +129,24 @@ export class _ThenReaction implements Delivery, Promise<any> {
     readonly onRejected: ((reason: any) => any) | null | undefined,
   ) {}
 
-  _deliver(future: Future<any>): void {
+  _deliver(future: Future<any>): RunResult {
     const task = this.task;
-    if (task !== null) {
-      // A task resumes in the microtask checkpoint after this iteration's callbacks; whether it gets the result or
-      // a CancelledError is decided right before it resumes, so a cancel from a later callback still reaches it.
-      this.outcome = future;
-      future._loop._resumeLater(this);
-      return;
+    if (task === null) {
+      this._complete(future);
+      return RUN_DONE;
     }
-    this._complete(future);
-  }
-
-  /** @internal Called by the loop right before the awaiting task resumes. */
-  _resume(): void {
-    const future = this.outcome as Future<any>;
-    this.outcome = undefined;
-    const task = this.task!;
+    const loop = future._loop;
+    if (loop._dirty) return RUN_DEFER;
+    // A step of `task` starts here; cancellation is decided now, as CPython's `_must_cancel` at the top of a step.
+    loop._stepTask = task;
     if (task._mustCancel) {
       task._mustCancel = false;
       if (future._state === "FINISHED" && future._hasException) future._markRetrieved();
       this._handle(false, task._makeCancelledError());
-      return;
+    } else {
+      this._complete(future);
     }
-    this._complete(future);
+    return RUN_STEP;
   }
 
   private _complete(future: Future<any>): void {
@@ -372,6 +403,10 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
       if ((task as Future<unknown>) === this) {
         return Promise.reject(new RuntimeError(`Task cannot await on itself: ${this}`)).then(onFulfilled, onRejected);
       }
+      if (task._loop !== this._loop) {
+        const error = new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`);
+        return Promise.reject(error).then(onFulfilled, onRejected);
+      }
       task._awaiting(this);
     }
     const reaction = new _ThenReaction(task, onFulfilled, onRejected);
@@ -422,15 +457,64 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
     this._loop._enqueue(this);
   }
 
-  /** @internal Delivers the callbacks; called by the loop. Each delivery guards itself, so one failure stops none. */
-  _run(): void {
-    this._scheduled = false;
+  /**
+   * @internal Delivers the callbacks; called by the loop. Each delivery guards itself, so one failure stops none.
+   * When a delivery starts a task step, the deliveries left go to the front of the ready queue and run once the
+   * step has ended. `_scheduled` stays set until the last one ran, so a callback added meanwhile queues behind.
+   */
+  _run(): RunResult {
     const first = this._callback0;
     const rest = this._callbacks;
-    this._callback0 = null;
-    this._callbacks = null;
-    if (first !== null) first._deliver(this);
-    if (rest !== null) for (let i = 0; i < rest.length; i++) rest[i]!._deliver(this);
+    if (first !== null) {
+      const r = first._deliver(this);
+      if (r === RUN_DEFER) return r;
+      this._callback0 = null;
+      this._callbacks = null;
+      if (r === RUN_STEP) {
+        if (rest === null) {
+          this._scheduled = false;
+          return RUN_STEP;
+        }
+        this._loop._ready.unshift(new RemainingDeliveries(this, rest, 0));
+        return RUN_STEP_MORE;
+      }
+    } else {
+      this._callbacks = null;
+    }
+    if (rest === null) {
+      this._scheduled = false;
+      return RUN_DONE;
+    }
+    const r = this._deliverFrom(rest, 0);
+    if (r >= 0) {
+      if (r === RUN_DEFER) this._callbacks = rest;
+      return r as RunResult;
+    }
+    this._loop._ready.unshift(new RemainingDeliveries(this, rest, -r - 1));
+    return RUN_STEP_MORE;
+  }
+
+  /**
+   * @internal Delivers `list` from `index` on. Returns a RunResult when the list is done with (or `RUN_DEFER` with
+   * nothing delivered), or `-(i + 1)` when a delivery started a step and `list[i]` is the next one to deliver.
+   */
+  _deliverFrom(list: Delivery[], index: number): number {
+    const n = list.length;
+    const first = index;
+    for (let i = index; i < n; i++) {
+      const r = list[i]!._deliver(this);
+      if (r === RUN_DONE) continue;
+      if (r === RUN_DEFER) {
+        if (i === first) return RUN_DEFER;
+        return -(i + 1);
+      }
+      // A step started.
+      if (i + 1 < n) return -(i + 2);
+      this._scheduled = false;
+      return RUN_STEP;
+    }
+    this._scheduled = false;
+    return RUN_DONE;
   }
 
   /** @internal */

@@ -109,6 +109,9 @@ function bodyFrames(frames: StackFrame[], dropPlumbing: boolean, task: Task<unkn
   // A creation stack begins in the constructors and factories of the Future itself.
   if (dropPlumbing) while (start < frames.length && frames[start]!.internal && PLUMBING.test(frames[start]!.functionName)) start++;
   const out: FrameCallGraphEntry[] = [];
+  // A resumed body runs from Node's microtask or tick processing, whose `node:` frames sit below it.
+  let bottom = frames.length - 1;
+  while (bottom >= 0 && frames[bottom]!.fileName.startsWith("node:")) bottom--;
   for (let i = start; i < frames.length; i++) {
     const f = frames[i]!;
     if (f.internal && f.functionName === "attachBody") {
@@ -117,7 +120,7 @@ function bodyFrames(frames: StackFrame[], dropPlumbing: boolean, task: Task<unkn
       break;
     }
     if (f.fileName.startsWith("node:")) continue;
-    if (i === frames.length - 1 && !f.isAsync) {
+    if (i === bottom && !f.isAsync) {
       // The bottom of a resumed body's stack: the coroutine function itself, when the names agree.
       const coro = coroutineEntry(task);
       if (coro.isAsync && f.functionName.replace(RECEIVER, "") === coro.functionName) {

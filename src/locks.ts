@@ -16,6 +16,7 @@ import { inspect } from "node:util";
 import { type EventLoop, getRunningLoop } from "./events.js";
 import { Future } from "./futures.js";
 import { Deque } from "./_internal/deque.js";
+import type { RunResult } from "./_internal/context.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
 
 /** What `acquire()`/`wait()` return when no waiting is needed: one shared settled promise, nothing allocated. */
@@ -236,9 +237,10 @@ class EventWaiter extends Future<true> {
     return true;
   }
 
-  override _run(): void {
-    super._run();
+  override _run(): RunResult {
+    const r = super._run();
     this.unlist();
+    return r;
   }
 
   private unlist(): void {

@@ -10,9 +10,18 @@
  */
 import { AsyncResource } from "node:async_hooks";
 import { addAwaitedBy, discardAwaitedBy } from "./_internal/awaited_by.js";
-import { type Frame, currentTaskOrNull, frameStorage, requireRunningLoop } from "./_internal/context.js";
+import {
+  type Frame,
+  RUN_DEFER,
+  RUN_DONE,
+  RUN_STEP,
+  type RunResult,
+  currentTaskOrNull,
+  frameStorage,
+  requireRunningLoop,
+} from "./_internal/context.js";
 import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
-import { type ContextRunner, type EventLoop, type TimerHandle, getEventLoop } from "./events.js";
+import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
 import { type Awaitable, Future } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
 import { Deque } from "./_internal/deque.js";
@@ -135,20 +144,22 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     return this as Task<unknown>;
   }
 
-  /** @internal Called by the loop: starts the body the first time, delivers done callbacks afterwards. */
-  override _run(): void {
-    if (this._started) super._run();
-    else this._start(false);
+  /** @internal Called by the loop: starts the body (the task's first step) the first time, delivers done callbacks afterwards. */
+  override _run(): RunResult {
+    if (this._started) return super._run();
+    if (this._loop._dirty) return RUN_DEFER;
+    return this._start(false);
   }
 
-  private _start(eager: boolean): void {
+  private _start(eager: boolean): RunResult {
     this._started = true;
     if (this._mustCancel) {
       // Cancelled before its first step: the body never runs.
       this._mustCancel = false;
       this._bodyFailed(new CancelledError(this._cancelMessage));
-      return;
+      return RUN_DONE;
     }
+    if (!eager) this._loop._stepTask = this as Task<unknown>;
     const scope = this._scope;
     if (this._context !== null) {
       this._context(startBody, this);
@@ -158,6 +169,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     } else {
       startBody(this as Task<unknown>);
     }
+    return RUN_STEP;
   }
 
   /** @internal The body returned `value`. */
@@ -199,7 +211,6 @@ export class Task<T = unknown> extends Future<T> implements Frame {
 
   /** @internal The body is about to suspend on `future`: remember it, and hand it a pending cancellation. */
   _awaiting(future: Future<unknown>): void {
-    if (future._loop !== this._loop) return;
     this._futWaiter = future;
     if (this._mustCancel && future.cancel(this._cancelMessage)) this._mustCancel = false;
   }
@@ -229,13 +240,18 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   /** Decrements the pending-cancellation count and returns it; at zero a not yet delivered cancellation is dropped. */
   uncancel(): number {
     if (this._numCancelsRequested > 0) this._numCancelsRequested--;
-    if (this._numCancelsRequested === 0) this._mustCancel = false;
+    if (this._numCancelsRequested === 0) {
+      this._mustCancel = false;
+      // Signals handed out stay aborted; the next `signal` is a fresh one, so a retry after a handled cancel works.
+      if (this._abort !== null && this._abort.signal.aborted) this._abort = null;
+    }
     return this._numCancelsRequested;
   }
 
   /**
    * Aborted (reason: a `CancelledError`) as soon as cancellation is requested: hand it to `fetch`, `fs`,
-   * `timers/promises`, `events.once`, so work the task awaits outside asyncio-ts stops too.
+   * `timers/promises`, `events.once`, so work the task awaits outside asyncio-ts stops too. Once `uncancel()` brought
+   * the count of cancel requests back to 0, this is a new signal, not aborted (those handed out before stay aborted).
    */
   get signal(): AbortSignal {
     if (this._abort === null) {
@@ -320,10 +336,14 @@ export function createTask<T>(fn: () => PromiseLike<T> | T, options?: TaskOption
   return requireRunningLoop().createTask(fn, options);
 }
 
-/** The task whose body is running in this async context (on `loop`, if given), or null. */
+/**
+ * The task whose body is running in this async context, or null (in a callback of the loop, say). Without `loop`,
+ * `RuntimeError('no running event loop')` outside a running loop; with `loop`, null unless a task of that loop runs here.
+ */
 export function currentTask(loop?: EventLoop): Task<unknown> | null {
+  if (loop === undefined || loop === null) requireRunningLoop();
   const task = currentTaskOrNull();
-  if (task === null || (loop !== undefined && task._loop !== loop)) return null;
+  if (task === null || (loop !== undefined && loop !== null && task._loop !== loop)) return null;
   return task;
 }
 
@@ -369,7 +389,7 @@ export function _ensureFutureOn<T>(aw: Awaitable<T>, loop: EventLoop): Future<T>
  * PromiseLike is followed by a new Future (cancelling that Future stops the waiting, not the promise's work).
  */
 export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop }): Future<T> {
-  const loop = options?.loop ?? (aw instanceof Future ? aw._loop : getEventLoop());
+  const loop = options?.loop ?? (aw instanceof Future ? aw._loop : _runningOrSetLoop());
   return _ensureFutureOn(aw, loop);
 }
 
@@ -388,12 +408,12 @@ class SleepFuture<T> extends Future<T> {
     super({ loop });
   }
 
-  override _run(): void {
+  override _run(): RunResult {
     if (this._yield && this._state === "PENDING") {
       this._state = "FINISHED";
       this._result = this._value;
     }
-    super._run();
+    return super._run();
   }
 
   override cancel(msg?: string): boolean {
@@ -492,13 +512,13 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
     returnExceptions = Boolean((args.pop() as GatherOptions).returnExceptions);
   }
   if (args.length === 0) {
-    const outer = new GatheringFuture<unknown[]>(getEventLoop(), []);
+    const outer = new GatheringFuture<unknown[]>(_runningOrSetLoop(), []);
     outer.setResult([]);
     return outer;
   }
   let loop: EventLoop | null = null;
   for (const a of args) if (a instanceof Future) loop ??= a._loop;
-  loop ??= getEventLoop();
+  loop ??= _runningOrSetLoop();
   // The same awaitable given twice is awaited once and its result repeated, as CPython.
   const children: Future<unknown>[] = new Array(args.length);
   const unique: Future<unknown>[] = [];

@@ -136,9 +136,8 @@ export class VirtualEventLoop extends EventLoop {
     super._scheduleIteration();
   }
 
-  /** @internal */
-  override _runOnce(): void {
-    super._runOnce();
+  /** @internal An iteration ended with nothing to start at once: when timers wait, check for idleness. */
+  protected override _afterIteration(): void {
     if (this._running && this._immediate === null && (this._timers.length > 0 || this._advancing !== null)) {
       this._scheduleIdleCheck();
     }
@@ -150,7 +149,7 @@ export class VirtualEventLoop extends EventLoop {
 
   /** Arms an idle check if the loop runs and nothing is queued. */
   private _wake(): void {
-    if (this._running && this._immediate === null) this._scheduleIdleCheck();
+    if (this._running && this._immediate === null && !this._inIteration) this._scheduleIdleCheck();
   }
 
   private _scheduleIdleCheck(): void {
@@ -174,7 +173,7 @@ export class VirtualEventLoop extends EventLoop {
   /** The loop stayed idle (since a fresh macrotask, or for `idleThreshold`): move the clock, run what became due. */
   private readonly _onIdle = (): void => {
     this._idleCheck = null;
-    if (!this._running || this._immediate !== null || this._ready.length > 0) return;
+    if (!this._running || this._immediate !== null || this._inIteration || this._ready.length > 0) return;
     const top = this._peekTimer();
     const advancing = this._advancing;
     let when: number;

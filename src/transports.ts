@@ -379,6 +379,9 @@ export class _SocketTransport extends Transport implements LoopResource {
     if (this._paused) this._sock.pause();
     this._sock.on("data", this._onData);
     if (!this._paused) this._sock.resume();
+    // The peer may have ended the stream before this transport listened (a TLS socket can emit 'end' between its
+    // handshake and the transport's creation): that EOF is delivered now, once.
+    if (this._sock.readableEnded && !this._peerEof) this._eofReceived();
   }
 
   // ---------------------------------------------------------------- reading

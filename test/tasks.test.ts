@@ -282,8 +282,17 @@ void describe("currentTask", () => {
     });
   });
 
-  void test("currentTask outside any loop is null", () => {
-    assert.equal(asyncio.currentTask(), null);
+  void test("currentTask outside a running loop throws RuntimeError, as CPython's current_task()", () => {
+    assert.throws(() => asyncio.currentTask(), (e: unknown) => e instanceof asyncio.RuntimeError && /no running event loop/.test(String(e)));
+  });
+
+  void test("currentTask(loop) of a loop that is not running is null", () => {
+    const loop = asyncio.newEventLoop();
+    try {
+      assert.equal(asyncio.currentTask(loop), null);
+    } finally {
+      loop.close();
+    }
   });
 
   void test("the main coroutine of run() is itself a task", async () => {

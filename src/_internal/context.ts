@@ -41,7 +41,22 @@ export function currentTaskOrNull(): Task<unknown> | null {
   return frame._frameLoop._running ? frame._frameTask : null;
 }
 
+/**
+ * What running one ready-queue item did, for the loop's driver (`EventLoop._drive`):
+ * - `RUN_DONE`: the item ran plain code (a callback); the next item may run at once.
+ * - `RUN_STEP`: the item started a task step (a task's start or resumption); nothing else may run until the
+ *   microtask queue has drained, which is when that step has ended.
+ * - `RUN_STEP_MORE`: as `RUN_STEP`, and the item put what it has left to deliver at the front of the ready queue.
+ * - `RUN_DEFER`: the item would start a step, but microtasks released by earlier callbacks have not run yet; it did
+ *   nothing and runs again, first, once they have.
+ */
+export const RUN_DONE = 0;
+export const RUN_STEP = 1;
+export const RUN_STEP_MORE = 2;
+export const RUN_DEFER = 3;
+export type RunResult = typeof RUN_DONE | typeof RUN_STEP | typeof RUN_STEP_MORE | typeof RUN_DEFER;
+
 /** Anything that can sit in the loop's ready queue: a Handle, a Future delivering its callbacks, a Task starting. */
 export interface Runnable {
-  _run(): void;
+  _run(): RunResult;
 }

@@ -3,8 +3,9 @@
  * when a loop is in debug mode, so a loop not in debug mode pays one boolean test per operation.
  *
  * - Creation stacks of Futures and Tasks (`_sourceTraceback`), and "created at file:line" in their repr.
- * - Slow callbacks: each ready-queue item is timed; task steps that continue in microtasks (every resumption after an
- *   `await`) are timed through async hooks, which are on only while a loop in debug mode runs.
+ * - Slow callbacks and steps: each ready-queue callback is timed; each task step is timed from its start to its end
+ *   (the microtask queue drained). Code of a task that continues outside the loop's steps, after a promise of
+ *   Node's settled, is timed through async hooks, which are on only while a loop in debug mode runs.
  * - `callSoon`/`callLater`/`callAt` from outside the loop's async context: Python's "Non-thread-safe operation".
  * - Tasks still pending when their loop closes: "Task was destroyed but it is pending!" (see `reportPendingTasks`).
  * - Resources (transports, servers) never closed: `trackUnclosed`, for the modules that own them.
@@ -14,7 +15,7 @@ import { type AsyncHook, createHook } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { isMainThread } from "node:worker_threads";
-import { type Runnable, currentTaskOrNull, frameStorage, runningLoopOrNull } from "./context.js";
+import { RUN_DONE, type RunResult, type Runnable, currentTaskOrNull, frameStorage, runningLoopOrNull } from "./context.js";
 import { RuntimeError } from "../exceptions.js";
 import type { EventLoop } from "../events.js";
 import type { Future } from "../futures.js";
@@ -141,19 +142,33 @@ function withCreationStack(line: string, item: unknown): string {
 
 // ------------------------------------------------------------------ slow callbacks and task steps
 
-/** Runs one ready-queue item and logs it when it took `slowCallbackDuration` or more (real time, also on a virtual clock). */
-export function runTimed(loop: EventLoop, item: Runnable): void {
+/**
+ * Runs one ready-queue item; a callback that took `slowCallbackDuration` or more (real time, also on a virtual clock)
+ * is logged. An item that started a step is timed by the loop until the step ends (`reportSlowStep`).
+ */
+export function runTimed(loop: EventLoop, item: Runnable): RunResult {
   const t0 = performance.now();
-  item._run();
+  const r = item._run();
+  if (r !== RUN_DONE) return r;
   const dt = (performance.now() - t0) / 1000;
   if (dt >= loop.slowCallbackDuration) {
     loop._log(withCreationStack(`Executing ${inspect(item, { depth: 0 })} took ${dt.toFixed(3)} seconds`, item));
   }
+  return r;
 }
 
-// A task step after an `await` runs in a microtask, outside any ready-queue item. While a loop in debug mode runs,
+/** Logs a task step that took `slowCallbackDuration` or more, with the task's name and creation stack. */
+export function reportSlowStep(loop: EventLoop, task: Task<unknown>, ms: number): void {
+  const dt = ms / 1000;
+  if (dt >= loop.slowCallbackDuration) {
+    loop._log(withCreationStack(`Executing ${inspect(task, { depth: 0 })} took ${dt.toFixed(3)} seconds`, task));
+  }
+}
+
+// A task can also run outside the loop's steps: after it awaited a promise of Node's (fs, fetch, a Node timer), its
+// code continues when that promise settles, in whatever Node callback settled it. While a loop in debug mode runs,
 // an async hook times every outermost callback (promise job, Node callback) whose async context belongs to a task of
-// such a loop, and sums the time per task until the next loop iteration: one "step" in Python's sense.
+// such a loop while that loop runs no step, and sums the time per task until the next loop iteration.
 interface StepEntry {
   task: Task<unknown> | null;
   t0: number;
@@ -165,7 +180,9 @@ let flushPending = false;
 
 function onBefore(): void {
   const frame = frameStorage.getStore();
-  const task = frame !== undefined && frame._frameTask !== null && frame._frameLoop._debug ? frame._frameTask : null;
+  const loop = frame?._frameLoop;
+  const task =
+    frame !== undefined && frame._frameTask !== null && loop!._debug && loop!._stepTask === null ? frame._frameTask : null;
   stepStack.push({ task, t0: task === null ? 0 : performance.now() });
 }
 
