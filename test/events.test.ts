@@ -959,17 +959,10 @@ describe("getRunningLoop, getEventLoop, setEventLoop, newEventLoop", () => {
     }
   });
 
-  test("getEventLoop with no loop set creates one and keeps returning it", async () => {
+  test("getEventLoop with no running loop and none set throws RuntimeError and creates no loop", () => {
     asyncio.setEventLoop(null);
-    const loop = asyncio.getEventLoop();
-    try {
-      assert.ok(loop instanceof asyncio.EventLoop, "expected: loop instanceof asyncio.EventLoop");
-      assert.equal(asyncio.getEventLoop(), loop);
-      assert.equal(loop.isRunning(), false);
-    } finally {
-      asyncio.setEventLoop(null);
-      loop.close();
-    }
+    assert.throws(() => asyncio.getEventLoop(), (e: unknown) => e instanceof asyncio.RuntimeError && /no current event loop/.test(String(e)));
+    assert.throws(() => asyncio.getEventLoop(), asyncio.RuntimeError);
   });
 
   test("setEventLoop with something that is not a loop throws TypeError", () => {
