@@ -141,8 +141,13 @@ export class _ThenReaction implements Delivery, Promise<any> {
     loop._stepTask = task;
     if (task._mustCancel) {
       task._mustCancel = false;
-      if (future._state === "FINISHED" && future._hasException) future._markRetrieved();
-      this._handle(false, task._makeCancelledError());
+      if (future._state === "CANCELLED" || (future._hasException && future._exception instanceof CancelledError)) {
+        // What the Future gives is a CancelledError already: that one is thrown in, as CPython keeps it.
+        this._complete(future);
+      } else {
+        if (future._hasException) future._markRetrieved();
+        this._handle(false, task._makeCancelledError());
+      }
     } else {
       this._complete(future);
     }
@@ -429,9 +434,16 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
     return this.then().finally(onFinally);
   }
 
-  /** @internal The CancelledError to throw for this cancelled Future. */
+  /**
+   * @internal The CancelledError to throw for this cancelled Future. The error a task's body ended with is handed
+   * out once, to the first taker; later ones get a new error, as CPython's `_make_cancelled_error`.
+   */
   _makeCancelledError(): CancelledError {
-    if (this._cancelledExc !== null) return this._cancelledExc;
+    const exc = this._cancelledExc;
+    if (exc !== null) {
+      this._cancelledExc = null;
+      return exc;
+    }
     return new CancelledError(this._cancelMessage);
   }
 

@@ -193,8 +193,9 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     this._futWaiter = null;
     const cancelled = _asCancelledError(error);
     if (cancelled !== null) {
+      // As CPython's `super().cancel()` here: the message lives in the error, handed out once (`_makeCancelledError`).
+      this._settle(() => Future.prototype.cancel.call(this));
       this._cancelledExc = cancelled;
-      this._settle(() => Future.prototype.cancel.call(this, cancelled.message));
     } else {
       this._settle(() => Future.prototype.setException.call(this, error));
     }
@@ -209,8 +210,16 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     }
   }
 
-  /** @internal The body is about to suspend on `future`: remember it, and hand it a pending cancellation. */
+  /**
+   * @internal The body is about to suspend on `future`: remember it, and hand it a pending cancellation. `sleep(0)`
+   * is CPython's bare `yield`, not a Future the task waits on: a cancel meanwhile is decided when the task resumes,
+   * with the message of the last `cancel()`.
+   */
   _awaiting(future: Future<unknown>): void {
+    if ((future as SleepFuture<unknown>)._yield === true) {
+      this._futWaiter = null;
+      return;
+    }
     this._futWaiter = future;
     if (this._mustCancel && future.cancel(this._cancelMessage)) this._mustCancel = false;
   }

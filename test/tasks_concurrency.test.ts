@@ -93,16 +93,22 @@ void describe("gather", () => {
     });
   });
 
-  void test("with returnExceptions, a cancelled child shows as a CancelledError with its message in the results", async () => {
+  void test("with returnExceptions, a cancelled child shows as a CancelledError in the results", async () => {
+    // As CPython 3.13: the message of a task's cancel stays with the error its body ended with, which gather does
+    // not take; the result is CancelledError('') (a cancelled plain Future gives its message).
     await asyncio.run(async () => {
       const child = asyncio.createTask(forever);
-      const g = asyncio.gather(async () => 1, child, { returnExceptions: true });
+      const fut = asyncio.getRunningLoop().createFuture();
+      const g = asyncio.gather(async () => 1, child, fut, { returnExceptions: true });
       await tick();
       child.cancel("child message");
+      fut.cancel("future message");
       const results = await g;
       assert.equal(results[0], 1);
       assert.ok(results[1] instanceof asyncio.CancelledError);
-      assert.equal((results[1] as Error).message, "child message");
+      assert.equal((results[1] as Error).message, "");
+      assert.ok(results[2] instanceof asyncio.CancelledError);
+      assert.equal((results[2] as Error).message, "future message");
       assert.equal(g.cancelled(), false);
     });
   });
@@ -281,6 +287,40 @@ void describe("gather", () => {
       });
     } finally {
       other.close();
+    }
+  });
+
+  // CPython 3.13 after set_event_loop(None): gather(a()) raises RuntimeError("There is no current event loop in
+  // thread 'MainThread'.") at once.
+  void test("gather outside a running loop with no loop set throws RuntimeError synchronously and makes no loop", () => {
+    asyncio.setEventLoop(null);
+    let started = false;
+    assert.throws(
+      () =>
+        asyncio.gather(async () => {
+          started = true;
+          return 1;
+        }),
+      asyncio.RuntimeError,
+    );
+    assert.equal(started, false);
+    assert.throws(() => asyncio.getEventLoop(), asyncio.RuntimeError);
+  });
+
+  // CPython 3.13: loop = new_event_loop(); set_event_loop(loop); loop.run_until_complete(gather(a(), b())) → [1, 2]
+  void test("with a loop set, a gather made outside the loop runs under runUntilComplete", async () => {
+    const loop = asyncio.newEventLoop();
+    asyncio.setEventLoop(loop);
+    try {
+      const a = async (): Promise<number> => 1;
+      const b = async (): Promise<number> => {
+        await asyncio.sleep(0);
+        return 2;
+      };
+      assert.deepEqual(await loop.runUntilComplete(asyncio.gather(a, b)), [1, 2]);
+    } finally {
+      asyncio.setEventLoop(null);
+      loop.close();
     }
   });
 });
@@ -696,6 +736,28 @@ void describe("waitFor", () => {
     await asyncio.run(async () => {
       await assert.rejects(asyncio.waitFor(Promise.resolve(1), NaN), RangeError);
     });
+  });
+
+  // CPython 3.13: wait_for(create_task(w()), 1), w doing `await other.create_future()`, raises RuntimeError("...
+  // attached to a different loop") at once.
+  void test("waitFor around a task that awaits another loop's Future returns with that RuntimeError, never hangs", async () => {
+    const other = asyncio.newEventLoop();
+    try {
+      await asyncio.run(async () => {
+        const loop = asyncio.getRunningLoop();
+        const start = loop.time();
+        const t = asyncio.createTask(async () => {
+          await other.createFuture();
+        });
+        await assert.rejects(
+          asyncio.waitFor(t, 1),
+          (e: unknown) => e instanceof asyncio.RuntimeError && /different loop/.test(e.message),
+        );
+        assert.equal(loop.time() - start < 0.9, true);
+      });
+    } finally {
+      other.close();
+    }
   });
 });
 
