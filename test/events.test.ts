@@ -965,6 +965,21 @@ describe("getRunningLoop, getEventLoop, setEventLoop, newEventLoop", () => {
     assert.throws(() => asyncio.getEventLoop(), asyncio.RuntimeError);
   });
 
+  // CPython 3.13: set_event_loop(loop); set_event_loop(None); get_event_loop() raises RuntimeError("There is no
+  // current event loop in thread 'MainThread'.").
+  test("getEventLoop after setEventLoop(null) throws RuntimeError, though a loop was set before", () => {
+    const loop = asyncio.newEventLoop();
+    try {
+      asyncio.setEventLoop(loop);
+      assert.equal(asyncio.getEventLoop(), loop);
+      asyncio.setEventLoop(null);
+      assert.throws(() => asyncio.getEventLoop(), runtimeError(/no current event loop/));
+    } finally {
+      asyncio.setEventLoop(null);
+      loop.close();
+    }
+  });
+
   test("setEventLoop with something that is not a loop throws TypeError", () => {
     assert.throws(() => asyncio.setEventLoop({} as any), TypeError);
     assert.throws(() => asyncio.setEventLoop("loop" as any), TypeError);

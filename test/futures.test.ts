@@ -535,6 +535,39 @@ describe("awaiting a Future", () => {
   });
 });
 
+describe("awaiting a Future of another loop", () => {
+  // CPython 3.13: a task doing `await other.create_future()` gets RuntimeError("Task <...> got Future <Future pending>
+  // attached to a different loop") thrown in at that await, which its body can catch; awaiting the task rethrows it.
+  test("a task that awaits a Future of another loop gets RuntimeError at that await", async () => {
+    const other = asyncio.newEventLoop();
+    try {
+      await asyncio.run(async () => {
+        const foreign = other.createFuture<number>();
+        const seen: string[] = [];
+        const t = asyncio.createTask(async () => {
+          try {
+            await foreign;
+            seen.push("resumed");
+          } catch (e) {
+            seen.push(`caught ${(e as Error).name}`);
+            throw e;
+          }
+        });
+        await assert.rejects(
+          async () => {
+            await t;
+          },
+          (e: unknown) => e instanceof asyncio.RuntimeError && /attached to a different loop/.test(e.message),
+        );
+        assert.deepEqual(seen, ["caught RuntimeError"]);
+        assert.equal(foreign.done(), false);
+      });
+    } finally {
+      other.close();
+    }
+  });
+});
+
 // ------------------------------------------------------------------ isFuture, ensureFuture
 
 describe("isFuture and ensureFuture", () => {

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { setTimeout as delay } from "node:timers/promises";
 import * as asyncio from "../src/index.js";
 import { isInstance, notInstance, rejection } from "./helpers/expect.js";
 
@@ -758,5 +759,32 @@ test("many tasks that keep spawning are all stopped by one failure, which alone 
     );
     assert.ok(spawned >= 10, `only ${spawned} tasks were spawned`);
     assert.equal(asyncio.allTasks().size, 1);
+  });
+});
+
+test("after a caught TaskGroup failure the parent task's signal is fresh, and a wait with it completes", async () => {
+  await asyncio.run(async () => {
+    const me = asyncio.currentTask()!;
+    const before = me.signal;
+    const error = await rejection(
+      new asyncio.TaskGroup().with(async (tg) => {
+        tg.createTask(async () => {
+          await asyncio.sleep(0.01);
+          throw new MyError("child failed");
+        });
+        // The body waits outside asyncio-ts, on the parent's signal: the group's cancel aborts it.
+        await delay(1000, undefined, { signal: asyncio.currentTask()!.signal });
+      }),
+    );
+    assert.deepEqual(
+      group(error).exceptions.map((e) => String(e)),
+      ["MyError: child failed"],
+    );
+    assert.equal(before.aborted, true);
+    assert.equal(me.cancelling(), 0);
+    const after = me.signal;
+    assert.notEqual(after, before);
+    assert.equal(after.aborted, false);
+    assert.equal(await delay(1, "retried", { signal: asyncio.currentTask()!.signal }), "retried");
   });
 });

@@ -3,6 +3,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
+import { setTimeout as delay } from "node:timers/promises";
 import * as asyncio from "../src/index.js";
 
 /** Lets the loop run `n` iterations (each `sleep(0)` yields exactly once). */
@@ -553,6 +554,14 @@ void describe("ensureFuture", () => {
       other.close();
     }
   });
+
+  // CPython 3.13 after set_event_loop(None): ensure_future(awaitable) raises RuntimeError("There is no current event
+  // loop in thread 'MainThread'.").
+  void test("ensureFuture of a promise outside a running loop with no loop set throws RuntimeError and makes no loop", () => {
+    asyncio.setEventLoop(null);
+    assert.throws(() => asyncio.ensureFuture(Promise.resolve(1)), asyncio.RuntimeError);
+    assert.throws(() => asyncio.getEventLoop(), asyncio.RuntimeError);
+  });
 });
 
 void describe("task signal", () => {
@@ -603,6 +612,50 @@ void describe("task signal", () => {
       await t;
       assert.equal(t.cancel(), false);
       assert.equal(t.signal.aborted, false);
+    });
+  });
+
+  void test("once uncancel() brings the count back to 0, signal is a fresh one; the one handed out before stays aborted", async () => {
+    await asyncio.run(async () => {
+      const t = asyncio.createTask(() => asyncio.sleep(10));
+      await tick();
+      const before = t.signal;
+      t.cancel();
+      t.cancel();
+      assert.equal(before.aborted, true);
+      assert.equal(t.uncancel(), 1);
+      // Still a cancel request pending: the same aborted signal.
+      assert.equal(t.signal, before);
+      assert.equal(t.uncancel(), 0);
+      const after = t.signal;
+      assert.notEqual(after, before);
+      assert.equal(after.aborted, false);
+      assert.equal(before.aborted, true);
+      assert.equal(t.signal, after);
+      // A new cancel aborts the fresh signal.
+      t.cancel("again");
+      assert.equal(after.aborted, true);
+      assert.equal(after.reason instanceof asyncio.CancelledError, true);
+      await assert.rejects(async () => {
+        await t;
+      }, asyncio.CancelledError);
+    });
+  });
+
+  void test("a retry after a caught TimeoutError gets a fresh signal, and a timers/promises wait with it completes", async () => {
+    await asyncio.run(async () => {
+      const me = asyncio.currentTask()!;
+      const first = me.signal;
+      await assert.rejects(
+        asyncio.timeout(0.01).with(() => delay(1000, undefined, { signal: asyncio.currentTask()!.signal })),
+        asyncio.TimeoutError,
+      );
+      assert.equal(first.aborted, true);
+      assert.equal(me.cancelling(), 0);
+      const second = me.signal;
+      assert.notEqual(second, first);
+      assert.equal(second.aborted, false);
+      assert.equal(await delay(1, "second attempt", { signal: asyncio.currentTask()!.signal }), "second attempt");
     });
   });
 });
