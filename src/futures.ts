@@ -449,7 +449,8 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
 
   /** @internal */
   _addDelivery(delivery: Delivery): void {
-    if (this._scheduled) {
+    // (`_scheduled` while pending is a `sleep(0)` waiting for its turn: what is added now is delivered in it.)
+    if (this._scheduled && this._state !== "PENDING") {
       // Done, with a delivery already queued: this one goes to the current end of the ready queue, as a separate
       // call_soon would in CPython, instead of jumping ahead with the queued batch.
       this._loop._enqueue(new LateDelivery(delivery, this));
