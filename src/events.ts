@@ -183,6 +183,9 @@ const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
  */
 const MAX_TURN_MS = 1;
 
+/** The clock is read for `MAX_TURN_MS` once at least this many items ran since the last reading. */
+const ITEMS_PER_CLOCK_READING = 16;
+
 /** A settled promise: `then` on it queues a microtask. */
 const SETTLED = Promise.resolve();
 
@@ -230,6 +233,8 @@ export class EventLoop {
   /** @internal */ _stepTask: Task<unknown> | null = null;
   /** @internal Real time (ms) at which the Node turn running the current iterations began. */
   private _turnStart = 0;
+  /** @internal Items run since the clock was last read for `MAX_TURN_MS`. */
+  private _itemsSinceClock = 0;
   /** @internal Real time (ms) at which the current step began, in debug mode. */
   private _stepStart = 0;
 
@@ -373,6 +378,7 @@ export class EventLoop {
   _runOnce(): void {
     if (this._inIteration || !this._running) return;
     this._turnStart = performance.now();
+    this._itemsSinceClock = 0;
     this._dirty = false;
     this._beginIteration();
     this._drive();
@@ -392,6 +398,7 @@ export class EventLoop {
       }
     }
     this._todo = ready.length;
+    this._itemsSinceClock += this._todo;
     if (this._debug) debugIteration(this);
   }
 
@@ -465,6 +472,8 @@ export class EventLoop {
       return false;
     }
     if (this._ready.length > 0 || this._timerDue()) {
+      if (this._itemsSinceClock < ITEMS_PER_CLOCK_READING) return true;
+      this._itemsSinceClock = 0;
       if (performance.now() - this._turnStart < MAX_TURN_MS) return true;
       if (this._immediate === null) this._scheduleIteration();
     } else if (this._immediate === null) {
