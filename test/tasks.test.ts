@@ -132,6 +132,20 @@ void describe("createTask", () => {
     });
   });
 
+  void test("a plain function that returns a Future makes a task that ends with that Future's result or error", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const ok = newFuture<number>();
+      const bad = newFuture<number>();
+      const t1 = asyncio.createTask(() => ok);
+      const t2 = asyncio.createTask(() => bad);
+      loop.callSoon(() => ok.setResult(7));
+      loop.callSoon(() => bad.setException(new Error("from the future")));
+      assert.equal(await t1, 7);
+      await assert.rejects(t2, /from the future/);
+    });
+  });
+
   void test("awaiting a task that fails later counts as retrieving its exception", async () => {
     const reports: string[] = [];
     await asyncio.run(async () => {
