@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -33,7 +34,7 @@ export interface PythonOptions {
 const RUNNER = fileURLToPath(new URL("./run_python.py", import.meta.url));
 
 /** The default interpreter: pyenv's 3.13.0 when installed, else `python3.13` from PATH. */
-export const DEFAULT_PYTHON = "/root/.pyenv/versions/3.13.0/bin/python3";
+export const DEFAULT_PYTHON = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "versions", "3.13.0", "bin", "python3");
 
 /** Runs every program and returns the results by seed. */
 export async function runPython(
