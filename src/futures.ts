@@ -509,7 +509,8 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
 
   /**
    * @internal Delivers `list` from `index` on. Returns a RunResult when the list is done with (or `RUN_DEFER` with
-   * nothing delivered), or `-(i + 1)` when a delivery started a step and `list[i]` is the next one to deliver.
+   * nothing delivered), or `-(i + 1)` when the microtask queue must drain before `list[i]` is delivered: a delivery
+   * started a step, or `list[i]` would start one after plain callbacks ran.
    */
   _deliverFrom(list: Delivery[], index: number): number {
     const n = list.length;
