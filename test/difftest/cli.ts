@@ -21,7 +21,7 @@ import { emitJs } from "./emit_js.js";
 import { emitPython } from "./emit_python.js";
 import { generateProgram } from "./generate.js";
 import { type AsyncioModule, type LoopKind, runJs, runNote } from "./run_js.js";
-import { DEFAULT_PYTHON, type PythonResult, runPython } from "./run_python.js";
+import { DEFAULT_PYTHON, PythonNotFound, type PythonResult, runPython } from "./run_python.js";
 import { type Program, SCENARIO_VERSION } from "./scenario.js";
 
 const { values: opts } = parseArgs({
@@ -61,6 +61,12 @@ function countBy(items: readonly string[]): string {
 
 async function pythonTraces(cases: readonly Case[], workDir: string): Promise<Map<number, PythonResult>> {
   const python = opts.python ?? (existsSync(DEFAULT_PYTHON) ? DEFAULT_PYTHON : "python3.13");
+  if (python.includes("/") && !existsSync(python)) {
+    throw new UsageError(
+      `CPython 3.13.0 not found at ${python}: install it (pyenv install 3.13.0) or pass --python PATH. ` +
+        "`npm test` checks the committed corpus without Python; `--corpus` replays it here too.",
+    );
+  }
   let done = 0;
   const started = Date.now();
   const results = await runPython(
@@ -156,7 +162,7 @@ async function generatedCases(workDir: string): Promise<{ cases: Case[]; expecte
 
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), "asyncio-ts-difftest-"));
-  if (opts.corpus && opts["write-corpus"]) throw new Error("--corpus replays the corpus; it cannot also rewrite it");
+  if (opts.corpus && opts["write-corpus"]) throw new UsageError("--corpus replays the corpus; it cannot also rewrite it");
   const { cases, expected } = opts.corpus ? corpusCases(workDir) : await generatedCases(workDir);
   if (opts["write-corpus"]) {
     const entries: CorpusEntry[] = cases.filter((c) => expected.has(c.seed)).map((c) => ({ seed: c.seed, program: c.program, trace: expected.get(c.seed)! }));
@@ -168,4 +174,13 @@ async function main(): Promise<void> {
   for (const loop of loops) await compare(cases, expected, loop, workDir, asyncio);
 }
 
-await main();
+/** A mistake in how the command was called or set up: printed as one line, no stack. */
+class UsageError extends Error {}
+
+try {
+  await main();
+} catch (error) {
+  if (!(error instanceof UsageError || error instanceof PythonNotFound)) throw error;
+  console.error(`difftest: ${error.message}`);
+  process.exitCode = 2;
+}

@@ -33,6 +33,9 @@ export interface PythonOptions {
 
 const RUNNER = fileURLToPath(new URL("./run_python.py", import.meta.url));
 
+/** The interpreter could not be started: it is not installed where it was looked for. */
+export class PythonNotFound extends Error {}
+
 /** The default interpreter: pyenv's 3.13.0 when installed, else `python3.13` from PATH. */
 export const DEFAULT_PYTHON = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "versions", "3.13.0", "bin", "python3");
 
@@ -84,7 +87,10 @@ function runBatch(batchFile: string, options: PythonOptions, onResult: (r: Pytho
   const lines = createInterface({ input: child.stdout });
   lines.on("line", (line) => onResult(JSON.parse(line) as PythonResult));
   return new Promise((resolve, reject) => {
-    child.on("error", reject);
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") reject(error);
+      else reject(new PythonNotFound(`CPython not found: ${options.python} (install CPython 3.13.0, or pass --python PATH)`));
+    });
     child.on("close", (code) => {
       if (code === 0) resolve();
       else reject(new Error(`${options.python} ${args.join(" ")} exited with ${code}:\n${stderr}`));
