@@ -365,77 +365,65 @@ void describe("cancellation is decided when a step starts", () => {
   // c1 fails in one iteration, the group's done callback cancels c2 in the next, before c2's wakeup queued behind it
   // → ['c1 resumed', 'c2 cancelled at await'], then the ExceptionGroup of the ValueError.
   void test("a TaskGroup child cancelled by its group before its wakeup ran never runs on past its await", async () => {
-    await asyncio.run(async () => {
-      const loop = asyncio.getRunningLoop();
-      const f1 = newFuture(),
-        f2 = newFuture();
-      const out: string[] = [];
-      const err = await rejection(
-        new asyncio.TaskGroup().with(async (tg) => {
-          tg.createTask(async () => {
-            await f1;
-            out.push("c1 resumed");
-            throw new RangeError("boom");
-          });
-          tg.createTask(async () => {
-            try {
-              await f2;
-              out.push("c2 resumed");
-            } catch (e) {
-              out.push("c2 cancelled at await");
-              throw e;
-            }
-          });
-          await asyncio.sleep(0);
-          loop.callSoon(() => f1.setResult());
-          loop.callSoon(() => loop.callSoon(() => f2.setResult()));
-        }),
-      );
-      isInstance(err, asyncio.ExceptionGroup);
-      assert.deepEqual(
-        err.exceptions.map((e) => (e as Error).message),
-        ["boom"],
-      );
-      assert.deepEqual(out, ["c1 resumed", "c2 cancelled at await"]);
+    const { out, messages } = await groupOfTwo((loop, f1, f2) => {
+      loop.callSoon(() => f1.setResult());
+      loop.callSoon(() => loop.callSoon(() => f2.setResult()));
     });
+    assert.deepEqual(messages, ["boom"]);
+    assert.deepEqual(out, ["c1 resumed", "c2 cancelled at await"]);
   });
 
   // CPython, same group with both futures set by one callback: c2's wakeup is queued before the group's done
   // callback (call_soon'd when c1 ends), so c2 does run on → ['c1 resumed', 'c2 resumed'], then the ExceptionGroup.
   void test("a TaskGroup child woken in the iteration its sibling fails runs its step, as in CPython", async () => {
-    await asyncio.run(async () => {
-      const loop = asyncio.getRunningLoop();
-      const f1 = newFuture(),
-        f2 = newFuture();
-      const out: string[] = [];
-      const err = await rejection(
-        new asyncio.TaskGroup().with(async (tg) => {
-          tg.createTask(async () => {
-            await f1;
-            out.push("c1 resumed");
-            throw new RangeError("boom");
-          });
-          tg.createTask(async () => {
-            try {
-              await f2;
-              out.push("c2 resumed");
-            } catch (e) {
-              out.push("c2 cancelled at await");
-              throw e;
-            }
-          });
-          await asyncio.sleep(0);
-          loop.callSoon(() => {
-            f1.setResult();
-            f2.setResult();
-          });
-        }),
-      );
-      isInstance(err, asyncio.ExceptionGroup);
-      assert.deepEqual(out, ["c1 resumed", "c2 resumed"]);
+    const { out, messages } = await groupOfTwo((loop, f1, f2) => {
+      loop.callSoon(() => {
+        f1.setResult();
+        f2.setResult();
+      });
     });
+    assert.deepEqual(messages, ["boom"]);
+    assert.deepEqual(out, ["c1 resumed", "c2 resumed"]);
   });
 });
+
+/**
+ * A TaskGroup of two children: c1 awaits f1 then fails, c2 awaits f2 and records whether it ran on or was cancelled
+ * at its await. `complete` sets the two Futures (after both children started). Returns what was recorded and the
+ * messages of the group's ExceptionGroup.
+ */
+async function groupOfTwo(
+  complete: (loop: asyncio.EventLoop, f1: asyncio.Future<void>, f2: asyncio.Future<void>) => void,
+): Promise<{ out: string[]; messages: string[] }> {
+  return asyncio.run(async () => {
+    const loop = asyncio.getRunningLoop();
+    const f1 = newFuture(),
+      f2 = newFuture();
+    const out: string[] = [];
+    const err = await rejection(
+      new asyncio.TaskGroup().with(async (tg) => {
+        tg.createTask(async () => {
+          await f1;
+          out.push("c1 resumed");
+          throw new RangeError("boom");
+        });
+        tg.createTask(async () => {
+          try {
+            await f2;
+            out.push("c2 resumed");
+          } catch (e) {
+            out.push("c2 cancelled at await");
+            throw e;
+          }
+        });
+        await asyncio.sleep(0);
+        complete(loop, f1, f2);
+      }),
+    );
+    isInstance(err, asyncio.ExceptionGroup);
+    return { out, messages: err.exceptions.map((e) => (e as Error).message) };
+  });
+}
 
 void describe("a task suspended on a foreign promise never stalls the loop", () => {
   void test("other tasks keep stepping while a task waits on a Node timer's promise, and it continues after", async () => {
