@@ -744,19 +744,16 @@ export function getRunningLoop(): EventLoop {
  * `RuntimeError` when no loop runs here and none is set.
  */
 export function getEventLoop(): EventLoop {
-  const running = runningLoopOrNull();
-  if (running !== null) return running;
-  if (currentEventLoop === null) throw new RuntimeError("There is no current event loop");
-  return currentEventLoop;
+  return _runningOrSetLoop("There is no current event loop");
 }
 
 /**
  * @internal The loop for a Future made where no Future gives one (`gather`, `ensureFuture`): the running loop, else
- * the loop set with `setEventLoop`; `RuntimeError('no running event loop')` with neither.
+ * the loop set with `setEventLoop`; `RuntimeError(message)` with neither.
  */
-export function _runningOrSetLoop(): EventLoop {
+export function _runningOrSetLoop(message = "no running event loop"): EventLoop {
   const loop = runningLoopOrNull() ?? currentEventLoop;
-  if (loop === null) throw new RuntimeError("no running event loop");
+  if (loop === null) throw new RuntimeError(message);
   return loop;
 }
 

@@ -89,17 +89,13 @@ class LateDelivery implements Runnable {
  */
 class RemainingDeliveries implements Runnable {
   constructor(
-    private readonly future: Future<any>,
-    private readonly list: Delivery[],
-    private index: number,
+    readonly future: Future<any>,
+    readonly list: Delivery[],
+    public index: number,
   ) {}
 
   _run(): RunResult {
-    const r = this.future._deliverFrom(this.list, this.index);
-    if (r >= 0) return r as RunResult;
-    this.index = -r - 1;
-    this.future._loop._ready.unshift(this);
-    return RUN_STEP_MORE;
+    return this.future._deliverFrom(this.list, this.index, this);
   }
 }
 
@@ -478,57 +474,48 @@ export class Future<T = unknown> implements PromiseLike<T>, Runnable {
   _run(): RunResult {
     const first = this._callback0;
     const rest = this._callbacks;
+    let r: RunResult = RUN_DONE;
     if (first !== null) {
-      const r = first._deliver(this);
+      r = first._deliver(this);
       if (r === RUN_DEFER) return r;
       this._callback0 = null;
-      this._callbacks = null;
-      if (r === RUN_STEP) {
-        if (rest === null) {
-          this._scheduled = false;
-          return RUN_STEP;
-        }
-        this._loop._ready.unshift(new RemainingDeliveries(this, rest, 0));
-        return RUN_STEP_MORE;
-      }
-    } else {
-      this._callbacks = null;
     }
+    this._callbacks = null;
     if (rest === null) {
       this._scheduled = false;
-      return RUN_DONE;
+      return r;
     }
-    const r = this._deliverFrom(rest, 0);
-    if (r >= 0) {
-      if (r === RUN_DEFER) this._callbacks = rest;
-      return r as RunResult;
-    }
-    this._loop._ready.unshift(new RemainingDeliveries(this, rest, -r - 1));
-    return RUN_STEP_MORE;
+    if (r === RUN_STEP) return this._deliverLater(rest, 0, null);
+    r = this._deliverFrom(rest, 0, null);
+    if (r === RUN_DEFER) this._callbacks = rest;
+    return r;
   }
 
   /**
-   * @internal Delivers `list` from `index` on. Returns a RunResult when the list is done with (or `RUN_DEFER` with
-   * nothing delivered), or `-(i + 1)` when the microtask queue must drain before `list[i]` is delivered: a delivery
-   * started a step, or `list[i]` would start one after plain callbacks ran.
+   * @internal Delivers `list` from `index` on. When the microtask queue must drain before `list[i]` is delivered
+   * (a delivery started a step, or `list[i]` would start one after plain callbacks ran), `cursor` (made if null)
+   * goes to the front of the ready queue to go on from `list[i]`. `RUN_DEFER` means nothing was delivered.
    */
-  _deliverFrom(list: Delivery[], index: number): number {
+  _deliverFrom(list: Delivery[], index: number, cursor: RemainingDeliveries | null): RunResult {
     const n = list.length;
-    const first = index;
     for (let i = index; i < n; i++) {
       const r = list[i]!._deliver(this);
       if (r === RUN_DONE) continue;
-      if (r === RUN_DEFER) {
-        if (i === first) return RUN_DEFER;
-        return -(i + 1);
-      }
-      // A step started.
-      if (i + 1 < n) return -(i + 2);
+      if (r === RUN_DEFER) return i === index ? RUN_DEFER : this._deliverLater(list, i, cursor);
+      if (i + 1 < n) return this._deliverLater(list, i + 1, cursor);
       this._scheduled = false;
       return RUN_STEP;
     }
     this._scheduled = false;
     return RUN_DONE;
+  }
+
+  /** Puts `cursor` (made if null) at the front of the ready queue, to deliver `list` from `index` on. */
+  private _deliverLater(list: Delivery[], index: number, cursor: RemainingDeliveries | null): RunResult {
+    if (cursor === null) cursor = new RemainingDeliveries(this, list, index);
+    else cursor.index = index;
+    this._loop._ready.unshift(cursor);
+    return RUN_STEP_MORE;
   }
 
   /** @internal */
