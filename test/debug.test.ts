@@ -3,17 +3,11 @@ import assert from "node:assert/strict";
 import { AsyncResource } from "node:async_hooks";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import * as asyncio from "../src/index.js";
-import { trackUnclosed } from "../src/_internal/debug.js";
 import { isInstance } from "./helpers/expect.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 function busyWait(seconds: number): void {
   const end = performance.now() + seconds * 1000;
@@ -296,69 +290,6 @@ describe("scheduling from outside the loop's context", () => {
       },
       { debug: false },
     );
-  });
-});
-
-describe("unclosed resources", () => {
-  /** Collects the ResourceWarnings emitted while `body` runs (and a little after). */
-  async function resourceWarnings(body: (seen: string[]) => Promise<void>): Promise<string[]> {
-    const seen: string[] = [];
-    const listener = (w: Error): void => {
-      if (w.name === "ResourceWarning") seen.push(w.message);
-    };
-    process.on("warning", listener);
-    try {
-      await body(seen);
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.removeListener("warning", listener);
-    }
-    return seen;
-  }
-
-  class FakeTransport {
-    toString(): string {
-      return "<FakeTransport fd=7>";
-    }
-  }
-
-  test("a resource still open when its loop closes is reported in debug mode", async () => {
-    const warnings = await resourceWarnings(async () => {
-      const loop = asyncio.newEventLoop();
-      loop.setDebug(true);
-      const transport = new FakeTransport();
-      trackUnclosed(loop, transport, "transport");
-      const server = {};
-      trackUnclosed(loop, server, "server", "<Server sockets=()>").closed();
-      loop.close();
-    });
-    assert.deepEqual(warnings, ["unclosed transport <FakeTransport fd=7>"]);
-  });
-
-  test("a resource garbage-collected while open is reported in debug mode", async () => {
-    const loop = asyncio.newEventLoop();
-    loop.setDebug(true);
-    const warnings = await resourceWarnings(async (seen) => {
-      (() => {
-        trackUnclosed(loop, new FakeTransport(), "transport", "<FakeTransport lost>");
-      })();
-      // Finalization callbacks run some time after a collection: collect and look again, for at most a few seconds.
-      for (let i = 0; i < 300 && seen.length === 0; i++) {
-        gc();
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    });
-    loop.close();
-    assert.deepEqual(warnings, ["unclosed transport <FakeTransport lost>"]);
-  });
-
-  test("nothing is tracked when debug mode is off", async () => {
-    const warnings = await resourceWarnings(async () => {
-      const loop = asyncio.newEventLoop();
-      trackUnclosed(loop, new FakeTransport(), "transport");
-      loop.close();
-    });
-    assert.deepEqual(warnings, []);
   });
 });
 

@@ -8,7 +8,8 @@
  *   Node's settled, is timed through async hooks, which are on only while a loop in debug mode runs.
  * - `callSoon`/`callLater`/`callAt` from outside the loop's async context: Python's "Non-thread-safe operation".
  * - Tasks still pending when their loop closes: "Task was destroyed but it is pending!" (see `reportPendingTasks`).
- * - Resources (transports, servers) never closed: `trackUnclosed`, for the modules that own them.
+ * Resources never closed are not tracked here: transports and servers register with `netutil.trackResource`, and
+ * `loop.close()` releases those still open, logging each in debug mode.
  * - SIGUSR2 dumps the call graphs of every task of the loops running in debug mode to stderr.
  */
 import { type AsyncHook, createHook } from "node:async_hooks";
@@ -309,65 +310,4 @@ export function reportPendingTasks(loop: EventLoop): void {
     if (task._sourceTraceback !== undefined) context.source_traceback = task._sourceTraceback;
     loop.callExceptionHandler(context);
   }
-}
-
-/** What `trackUnclosed` returns: call `closed()` when the resource is closed. */
-export interface UnclosedTracker {
-  closed(): void;
-}
-
-class UnclosedReport implements UnclosedTracker {
-  private done = false;
-  constructor(
-    readonly open: Set<UnclosedReport>,
-    readonly message: string,
-    readonly sourceTraceback: string | undefined,
-  ) {}
-
-  report(): void {
-    if (this.done) return;
-    this.closed();
-    process.emitWarning(this.message, {
-      type: "ResourceWarning",
-      detail: this.sourceTraceback === undefined ? undefined : `Object created at:\n${this.sourceTraceback}`,
-    });
-  }
-
-  closed(): void {
-    if (this.done) return;
-    this.done = true;
-    this.open.delete(this);
-    unclosedRegistry.unregister(this);
-  }
-}
-
-const unclosedRegistry = new FinalizationRegistry<UnclosedReport>((report) => report.report());
-const openResources = new WeakMap<EventLoop, Set<UnclosedReport>>();
-const noTracking: UnclosedTracker = { closed() {} };
-
-function reportOpenResources(loop: EventLoop): void {
-  const open = openResources.get(loop);
-  if (open !== undefined) for (const report of Array.from(open)) report.report();
-}
-
-/**
- * For transports and servers: in debug mode, a `ResourceWarning` "unclosed <kind> <description>" (Python's wording)
- * is emitted when `resource` is garbage-collected, or its loop closes, before `closed()` was called.
- * Outside debug mode nothing is tracked. `description` must not be computed lazily from `resource` (it is kept).
- * @internal For the modules that own resources.
- */
-export function trackUnclosed(loop: EventLoop, resource: object, kind: string, description = String(resource)): UnclosedTracker {
-  if (!loop._debug) return noTracking;
-  let open = openResources.get(loop);
-  if (open === undefined) {
-    open = new Set();
-    openResources.set(loop, open);
-    loop._closeHooks.push(reportOpenResources);
-  }
-  const holder: { stack?: string } = {};
-  Error.captureStackTrace(holder, trackUnclosed);
-  const report = new UnclosedReport(open, `unclosed ${kind} ${description}`, holder.stack?.split("\n").slice(1).join("\n"));
-  open.add(report);
-  unclosedRegistry.register(resource, report, report);
-  return report;
 }
