@@ -5,25 +5,8 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
 import * as asyncio from "../src/index.js";
-
-/** Lets the loop run `n` iterations (each `sleep(0)` yields exactly once). */
-async function tick(n = 1): Promise<void> {
-  for (let i = 0; i < n; i++) await asyncio.sleep(0);
-}
-
-function newFuture<T>(): asyncio.Future<T> {
-  return asyncio.getRunningLoop().createFuture<T>();
-}
-
-/** Awaits `aw` and returns what it threw (fails the test if it did not throw). */
-async function thrownBy(aw: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await aw;
-  } catch (e) {
-    return e;
-  }
-  assert.fail("expected the awaitable to throw");
-}
+import { tick, newFuture } from "./helpers/loop.js";
+import { rejection } from "./helpers/expect.js";
 
 void describe("where the CancelledError is thrown", () => {
   void test("cancel() throws CancelledError at the await the task is suspended on, and the code after it does not run", async () => {
@@ -42,7 +25,7 @@ void describe("where the CancelledError is thrown", () => {
       await tick();
       assert.equal(t.cancel(), true);
       assert.equal(t.done(), false);
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.deepEqual(log, ["before", "caught CancelledError"]);
       assert.equal(t.cancelled(), true);
     });
@@ -86,7 +69,7 @@ void describe("where the CancelledError is thrown", () => {
       await tick();
       t.cancel();
       assert.equal(fut.cancelled(), true);
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.cancelled(), true);
     });
   });
@@ -102,7 +85,7 @@ void describe("where the CancelledError is thrown", () => {
       });
       await tick();
       outer.cancel();
-      assert.ok((await thrownBy(outer)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(outer)) instanceof asyncio.CancelledError);
       assert.equal(outer.cancelled(), true);
       assert.equal(inner.cancelled(), true);
       assert.equal(fut.cancelled(), true);
@@ -120,7 +103,7 @@ void describe("where the CancelledError is thrown", () => {
       });
       await tick(2);
       top.cancel("from the top");
-      const err = await thrownBy(top);
+      const err = await rejection(top);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "from the top");
       assert.deepEqual([top, middle, leaf].map((t) => t.cancelled()), [true, true, true]);
@@ -138,7 +121,7 @@ void describe("where the CancelledError is thrown", () => {
         await sleeper;
         return 12;
       });
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.cancelled(), true);
       assert.equal(sleeper!.cancelled(), true);
       assert.equal(t.cancel(), false);
@@ -158,7 +141,7 @@ void describe("where the CancelledError is thrown", () => {
         t.cancel();
         await nested;
       });
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.cancelled(), true);
       assert.equal(nested!.cancelled(), true);
       assert.equal(fut.cancelled(), true);
@@ -192,7 +175,7 @@ void describe("where the CancelledError is thrown", () => {
       await tick();
       fut.setResult(1);
       t.cancel("late");
-      const err = await thrownBy(t);
+      const err = await rejection(t);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "late");
       assert.equal(got, null);
@@ -209,7 +192,7 @@ void describe("where the CancelledError is thrown", () => {
       });
       await tick();
       fut.cancel();
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(fut.cancelled(), true);
       assert.equal(t.cancelled(), true);
     });
@@ -225,7 +208,7 @@ void describe("where the CancelledError is thrown", () => {
       await tick();
       fut.cancel();
       t.cancel();
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.done(), true);
       assert.equal(fut.cancelled(), true);
       assert.equal(t.cancelled(), true);
@@ -265,7 +248,7 @@ void describe("the cancel message", () => {
       });
       await tick();
       t.cancel("my message");
-      await thrownBy(t);
+      await rejection(t);
       assert.ok(seen instanceof asyncio.CancelledError);
       assert.equal((seen as Error).message, "my message");
       assert.equal((seen as Error).name, "CancelledError");
@@ -282,7 +265,7 @@ void describe("the cancel message", () => {
       await asyncio.wait([t]);
       assert.throws(() => t.result(), (e: unknown) => e instanceof asyncio.CancelledError && e.message === "stop it");
       assert.throws(() => t.exception(), (e: unknown) => e instanceof asyncio.CancelledError && e.message === "");
-      const err = await thrownBy(t);
+      const err = await rejection(t);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "");
     });
@@ -293,7 +276,7 @@ void describe("the cancel message", () => {
       const t = asyncio.createTask(() => asyncio.sleep(3600));
       await tick();
       t.cancel("stop it");
-      const err = await thrownBy(t);
+      const err = await rejection(t);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "stop it");
     });
@@ -313,7 +296,7 @@ void describe("the cancel message", () => {
       const t = asyncio.createTask(() => asyncio.sleep(3600));
       await tick();
       t.cancel();
-      const err = await thrownBy(t);
+      const err = await rejection(t);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "");
     });
@@ -329,7 +312,7 @@ void describe("cancelling() and uncancel()", () => {
       assert.equal(t.cancelling(), 1);
       assert.equal(t.cancel(), true);
       assert.equal(t.cancelling(), 2);
-      await thrownBy(t);
+      await rejection(t);
       assert.equal(t.cancelled(), true);
       assert.equal(t.cancelling(), 2);
       assert.equal(t.cancel(), false);
@@ -401,7 +384,7 @@ void describe("cancelling() and uncancel()", () => {
       assert.equal(t.done(), false);
       assert.equal(t.cancel(), true);
       assert.equal(t.cancelling(), 1);
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.cancelled(), true);
       t.uncancel();
       assert.equal(t.cancelled(), true);
@@ -478,7 +461,7 @@ void describe("cancel before the first step", () => {
         ran = true;
       });
       assert.equal(t.cancel(), true);
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(ran, false);
       assert.equal(t.cancelled(), true);
     });
@@ -490,7 +473,7 @@ void describe("cancel before the first step", () => {
       assert.doesNotMatch(String(t), / cancelling /);
       t.cancel();
       assert.match(String(t), /^<Task cancelling /);
-      await thrownBy(t);
+      await rejection(t);
       assert.match(String(t), /^<Task cancelled /);
     });
   });
@@ -512,7 +495,7 @@ void describe("cancel before the first step", () => {
       // uncancel() brought the count back to 0.
       assert.match(String(t), /^<Task pending /);
       t.cancel();
-      await thrownBy(t);
+      await rejection(t);
     });
   });
 });
@@ -580,7 +563,7 @@ void describe("foreign promises and the signal", () => {
       assert.ok(signal.reason instanceof asyncio.CancelledError);
       assert.equal((signal.reason as Error).message, "stop");
       assert.equal(t.done(), false);
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.deepEqual(log, ["foreign promise resolved", "cancelled: stop"]);
       assert.equal(t.cancelled(), true);
     });
@@ -596,7 +579,7 @@ void describe("foreign promises and the signal", () => {
       });
       await tick();
       t.cancel();
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(returned, true);
       assert.equal(t.cancelled(), true);
     });
@@ -612,7 +595,7 @@ void describe("foreign promises and the signal", () => {
       });
       await tick();
       t.cancel("no more waiting");
-      const err = await thrownBy(t);
+      const err = await rejection(t);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "no more waiting");
       assert.equal(t.cancelled(), true);
@@ -630,7 +613,7 @@ void describe("foreign promises and the signal", () => {
       });
       await tick();
       t.cancel();
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.cancelled(), true);
     });
   });
@@ -651,7 +634,7 @@ void describe("foreign promises and the signal", () => {
           throw e;
         }
       });
-      await thrownBy(t);
+      await rejection(t);
       assert.deepEqual(log, ["ready", "cancelled"]);
       assert.equal(t.cancelled(), true);
     });
@@ -665,7 +648,7 @@ void describe("how the body's ending decides the task's state", () => {
         await asyncio.sleep(0);
         throw new asyncio.CancelledError("self");
       });
-      const err = await thrownBy(t);
+      const err = await rejection(t);
       assert.ok(err instanceof asyncio.CancelledError);
       assert.equal((err as Error).message, "self");
       assert.equal(t.cancelled(), true);
@@ -730,7 +713,7 @@ void describe("how the body's ending decides the task's state", () => {
         return 12;
       });
       assert.equal(t.cancelled(), false);
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.done(), true);
       assert.equal(t.cancelled(), true);
       assert.equal(t.cancel(), false);
@@ -750,7 +733,7 @@ void describe("how the body's ending decides the task's state", () => {
       await tick();
       t.cancel();
       assert.equal(t.done(), false);
-      assert.equal(await thrownBy(t), other);
+      assert.equal(await rejection(t), other);
       assert.equal(t.cancelled(), false);
       assert.equal(t.exception(), other);
     });
@@ -769,7 +752,7 @@ void describe("how the body's ending decides the task's state", () => {
       });
       await tick();
       t.cancel();
-      assert.ok((await thrownBy(t)) instanceof asyncio.CancelledError);
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.deepEqual(log, ["cleanup done"]);
       assert.equal(t.cancelled(), true);
     });

@@ -5,24 +5,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import * as asyncio from "../src/index.js";
-
-/** Lets the loop run `n` iterations (each `sleep(0)` yields exactly once). */
-async function tick(n = 1): Promise<void> {
-  for (let i = 0; i < n; i++) await asyncio.sleep(0);
-}
-
-/** Lets the loop run until `predicate()` holds; fails after `limit` iterations. */
-async function until(predicate: () => boolean, limit = 50): Promise<void> {
-  for (let i = 0; i < limit; i++) {
-    if (predicate()) return;
-    await asyncio.sleep(0);
-  }
-  assert.fail(`condition not reached after ${limit} loop iterations: ${predicate.toString()}`);
-}
-
-function newFuture<T>(): asyncio.Future<T> {
-  return asyncio.getRunningLoop().createFuture<T>();
-}
+import { tick, until, newFuture } from "./helpers/loop.js";
 
 async function rejectsCancelled(task: PromiseLike<unknown>): Promise<asyncio.CancelledError> {
   try {

@@ -5,11 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as asyncio from "../src/index.js";
-
-/** Lets the loop run `n` iterations. */
-async function tick(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await asyncio.sleep(0);
-}
+import { tick } from "./helpers/loop.js";
 
 /** A cancellation of actor `target` (an index into the program's tasks) when the loop reaches step `at`. */
 interface Cancel {

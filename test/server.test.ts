@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as asyncio from "../src/index.js";
-import { echoHandler, openFds, portOf, runRecording, tempDir, until } from "./_net.js";
+import { echoHandler, openFds, portOf, runRecording, tempDir, until } from "./helpers/net.js";
 
 const str = (x: Uint8Array): string => Buffer.from(x).toString();
 

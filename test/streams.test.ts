@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { join } from "node:path";
 import * as asyncio from "../src/index.js";
-import { echoHandler, portOf, runRecording, tempDir, until } from "./_net.js";
+import { echoHandler, portOf, runRecording, tempDir, until } from "./helpers/net.js";
 
 const b = (s: string): Buffer => Buffer.from(s);
 const str = (x: Uint8Array): string => Buffer.from(x).toString();

@@ -5,15 +5,7 @@ import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as delay } from "node:timers/promises";
 import * as asyncio from "../src/index.js";
-
-/** Lets the loop run `n` iterations (each `sleep(0)` yields exactly once). */
-async function tick(n = 1): Promise<void> {
-  for (let i = 0; i < n; i++) await asyncio.sleep(0);
-}
-
-function newFuture<T>(): asyncio.Future<T> {
-  return asyncio.getRunningLoop().createFuture<T>();
-}
+import { tick, newFuture } from "./helpers/loop.js";
 
 void describe("createTask", () => {
   void test("a task runs its coroutine function and resolves with the returned value", async () => {

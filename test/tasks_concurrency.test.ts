@@ -3,15 +3,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as asyncio from "../src/index.js";
-
-/** Lets the loop run `n` iterations (each `sleep(0)` yields exactly once). */
-async function tick(n = 1): Promise<void> {
-  for (let i = 0; i < n; i++) await asyncio.sleep(0);
-}
-
-function newFuture<T>(): asyncio.Future<T> {
-  return asyncio.getRunningLoop().createFuture<T>();
-}
+import { tick, newFuture } from "./helpers/loop.js";
 
 /** A coroutine function that sleeps `delay` seconds and returns `value`. */
 function after<T>(delay: number, value: T): () => Promise<T> {

@@ -9,16 +9,13 @@ import { createConnection, createServer, type AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import * as asyncio from "../src/index.js";
+import { newFuture } from "./helpers/loop.js";
 import { isInstance, rejection } from "./helpers/expect.js";
 
 const thisFile = fileURLToPath(import.meta.url);
 
 /** An async function that never suspends (Python: `async def nothing(): pass`). */
 async function nothing(): Promise<void> {}
-
-function newFuture<T = void>(): asyncio.Future<T> {
-  return asyncio.getRunningLoop().createFuture<T>();
-}
 
 function busyWait(seconds: number): void {
   const end = performance.now() + seconds * 1000;

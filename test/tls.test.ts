@@ -1,6 +1,6 @@
 // TLS on both sides: handshake, certificate and host name checks on by default, extra information, startTls
 // upgrades, client certificates, timeouts; after what CPython's test_sslproto.py checks. The certificates are made
-// in the set-up (see _net.ts), so nothing needs to be installed.
+// in the set-up (see helpers/net.ts), so nothing needs to be installed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
@@ -8,7 +8,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { join } from "node:path";
 import * as asyncio from "../src/index.js";
-import { certs, echoHandler, portOf, tempDir, until } from "./_net.js";
+import { certs, echoHandler, portOf, tempDir, until } from "./helpers/net.js";
 
 const str = (x: Uint8Array): string => Buffer.from(x).toString();
 const serverSSL = (): asyncio.SSLOptions => ({ key: certs().serverKey, cert: certs().serverCert });

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import * as asyncio from "../src/index.js";
-import { RecordingProtocol, echoHandler, portOf, runRecording, until } from "./_net.js";
+import { RecordingProtocol, echoHandler, portOf, runRecording, until } from "./helpers/net.js";
 
 /** A protocol server that records each accepted connection's protocol. */
 async function recordingServer(

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as dgram from "node:dgram";
 import * as asyncio from "../src/index.js";
-import { until } from "./_net.js";
+import { until } from "./helpers/net.js";
 
 /** A datagram protocol that records what it gets, and echoes when asked to. */
 class Recorder extends asyncio.DatagramProtocol {

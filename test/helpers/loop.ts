@@ -1,4 +1,5 @@
 // Helpers for tests that drive an event loop by hand.
+import assert from "node:assert/strict";
 import * as asyncio from "../../src/index.js";
 
 type Loop = asyncio.EventLoop;
@@ -26,4 +27,23 @@ export function captureHandler(loop: Loop): asyncio.ExceptionContext[] {
     seen.push(context);
   });
   return seen;
+}
+
+/** Lets the running loop run `n` iterations (each `sleep(0)` yields exactly once). */
+export async function tick(n = 1): Promise<void> {
+  for (let i = 0; i < n; i++) await asyncio.sleep(0);
+}
+
+/** Lets the running loop iterate until `predicate()` holds; fails after `limit` iterations. */
+export async function until(predicate: () => boolean, limit = 50): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    if (predicate()) return;
+    await asyncio.sleep(0);
+  }
+  assert.fail(`condition not reached after ${limit} loop iterations: ${predicate.toString()}`);
+}
+
+/** A new pending Future of the running loop. */
+export function newFuture<T = void>(): asyncio.Future<T> {
+  return asyncio.getRunningLoop().createFuture<T>();
 }

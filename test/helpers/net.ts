@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import * as asyncio from "../src/index.js";
+import * as asyncio from "../../src/index.js";
 
 /** A temporary directory removed when the test file ends. */
 export function tempDir(): string {
