@@ -1,7 +1,8 @@
 /**
  * The network methods of the event loop, as CPython's `base_events.py` (with `selector_events.py` and
  * `unix_events.py`): `createConnection`, `createServer`, `createUnixConnection`, `createUnixServer`,
- * `createDatagramEndpoint`, `startTls`, `getaddrinfo`, `getnameinfo`, and the `Server` they return.
+ * `createDatagramEndpoint`, `startTls`, `getaddrinfo`, `getnameinfo`.
+ * `Server` lives in servers.ts, TLS in sslproto.ts, the Happy Eyeballs race in staggered.ts.
  *
  * How the methods reach `EventLoop` without touching events.ts: this module augments the `EventLoop` interface with
  * TypeScript declaration merging (`declare module "./events.js" { interface EventLoop { ... } }`) and assigns the
@@ -18,39 +19,27 @@ import * as tls from "node:tls";
 import * as dgram from "node:dgram";
 import * as dns from "node:dns";
 import { statSync, unlinkSync } from "node:fs";
-import { inspect } from "node:util";
-import { EventLoop, type TimerHandle } from "./events.js";
+import { EventLoop } from "./events.js";
 import { CancelledError, ExceptionGroup, RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import { sleep } from "./tasks.js";
 import type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
-import { BaseTransport, type DatagramTransport, type Transport, _DatagramSocketTransport, _SocketTransport } from "./transports.js";
+import { type DatagramTransport, type Transport, _DatagramSocketTransport, _SocketTransport } from "./transports.js";
+import { Server } from "./servers.js";
+import { type SSLOption, type TlsTimeouts, checkSSL, clientTlsOptions, serverTlsOptions, tlsExtra, tlsHandshake, tlsTimeouts } from "./sslproto.js";
+import { connectRace, interleave } from "./staggered.js";
 import {
-  type LoopResource,
   checkPort,
-  checkTimeout,
   describe,
   holdErrors,
   inLoop,
+  makeProtocol,
   releaseErrors,
   runInLoop,
   systemError,
-  trackResource,
-  untrackResource,
 } from "./_internal/netutil.js";
 
 // ------------------------------------------------------------------ option types
-
-/**
- * The `ssl` option: `true` (client only: the default CA store, certificate and host name checked), a
- * `tls.SecureContext` from `tls.createSecureContext()`, or options for Node's TLS (`ca`, `cert`, `key`,
- * `rejectUnauthorized`, `requestCert`, `ALPNProtocols`, ...). Certificate checks are on unless the options turn
- * them off (`rejectUnauthorized: false`).
- */
-export type SSLOption = boolean | tls.SecureContext | SSLOptions;
-
-/** TLS options, as `tls.connect()` (client side) and `new tls.TLSSocket()` / `tls.createServer()` (server side) take them. */
-export type SSLOptions = tls.ConnectionOptions & tls.TlsOptions;
 
 /** An address family as Node numbers them: 0 (any), 4 (IPv4), 6 (IPv6). */
 export type AddressFamily = 0 | 4 | 6;
@@ -257,234 +246,13 @@ function checkFactory(factory: unknown, method: string): void {
   }
 }
 
-function makeProtocol<P>(factory: () => P, method: string): P {
-  const protocol = factory();
-  if (protocol === null || typeof protocol !== "object") {
-    throw new TypeError(`${method}: expected \`protocolFactory\` to return a protocol object, got ${describe(protocol)}`);
-  }
-  return protocol;
-}
-
 function checkOptions<T extends object>(options: T | null | undefined, method: string): T {
   if (options === undefined || options === null) return {} as T;
   if (typeof options !== "object") throw new TypeError(`${method}: expected \`options\` to be an object, got ${describe(options)}`);
   return options;
 }
 
-/** @internal Whether `value` is a context made by `tls.createSecureContext()`. */
-export function _isSecureContext(value: unknown): value is tls.SecureContext {
-  return (
-    value !== null &&
-    typeof value === "object" &&
-    "context" in value &&
-    (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name === "SecureContext"
-  );
-}
-
-function checkSSL(ssl: unknown, method: string): SSLOption | null {
-  if (ssl === undefined || ssl === null || ssl === false) return null;
-  if (ssl === true || (typeof ssl === "object" && !Array.isArray(ssl))) return ssl as SSLOption;
-  throw new TypeError(`${method}: expected \`ssl\` to be true, a tls.SecureContext or TLS options, got ${describe(ssl)}`);
-}
-
-/** What a client passes to `tls.connect({ socket, ... })`. */
-function clientTlsOptions(ssl: SSLOption, serverHostname: string | null): tls.ConnectionOptions {
-  const options: tls.ConnectionOptions = ssl === true ? {} : _isSecureContext(ssl) ? { secureContext: ssl } : { ...(ssl as SSLOptions) };
-  if (serverHostname === "") {
-    options.checkServerIdentity = () => undefined;
-  } else if (serverHostname !== null) {
-    options.host = serverHostname;
-    // SNI carries names only (RFC 6066); an IP address is still checked against the certificate through `host`.
-    if (net.isIP(serverHostname) === 0) options.servername = serverHostname;
-    else delete options.servername;
-  }
-  return options;
-}
-
-/** What a server passes to `new tls.TLSSocket(socket, { isServer: true, ... })`; made once per server. */
-function serverTlsOptions(ssl: SSLOption, method: string): tls.TLSSocketOptions {
-  if (ssl === true) {
-    throw new RangeError(`${method}: server-side TLS needs a tls.SecureContext or options with \`key\` and \`cert\`, got true`);
-  }
-  if (_isSecureContext(ssl)) return { isServer: true, secureContext: ssl };
-  const o = ssl as SSLOptions;
-  const secureContext = o.secureContext ?? tls.createSecureContext(o);
-  const options: tls.TLSSocketOptions = { isServer: true, secureContext };
-  if (o.requestCert !== undefined) options.requestCert = o.requestCert;
-  if (o.rejectUnauthorized !== undefined) options.rejectUnauthorized = o.rejectUnauthorized;
-  if (o.ALPNProtocols !== undefined) options.ALPNProtocols = o.ALPNProtocols;
-  if (o.SNICallback !== undefined) options.SNICallback = o.SNICallback;
-  return options;
-}
-
-/** The extra information of a TLS transport, once its handshake is done. */
-function tlsExtra(sock: tls.TLSSocket, ssl: SSLOption): Record<string, unknown> {
-  const cert = sock.getPeerCertificate();
-  return {
-    sslcontext: ssl === true ? {} : ssl,
-    peercert: cert && Object.keys(cert).length > 0 ? cert : null,
-    cipher: sock.getCipher(),
-    compression: null,
-    ssl_object: sock,
-  };
-}
-
-/**
- * Whether the client certificate a server asked for verified. A `tls.Server` checks this for its sockets; a
- * server-side `TLSSocket` made by hand (as here, to serve sockets Node's `net` accepted) must ask its handle, the same
- * way `tls.Server` does (OpenSSL accepts any certificate during the handshake and records the verdict).
- */
-function clientCertificateError(sock: tls.TLSSocket): Error | null {
-  const handle = (sock as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
-  if (typeof handle?.verifyError === "function") return handle.verifyError();
-  // Without that verdict, refuse rather than accept an unchecked certificate.
-  return sock.authorized ? null : systemError("ECONNRESET", "the client certificate could not be verified");
-}
-
-/**
- * Runs a TLS handshake over `raw`; the Future resolves with the TLS socket. Errors (certificate checks, a peer that
- * hangs up, the timeout) reject it; cancelling it destroys the sockets.
- */
-function tlsHandshake(
-  loop: EventLoop,
-  raw: net.Socket,
-  serverSide: boolean,
-  options: tls.ConnectionOptions | tls.TLSSocketOptions,
-  timeout: number,
-): Future<tls.TLSSocket> {
-  const done = loop.createFuture<tls.TLSSocket>();
-  holdErrors(raw);
-  raw.pause();
-  const sock = runInLoop(loop, () =>
-    serverSide ? new tls.TLSSocket(raw, options as tls.TLSSocketOptions) : tls.connect({ ...(options as tls.ConnectionOptions), socket: raw }),
-  );
-  let timer: TimerHandle | null = null;
-  const cleanup = (): void => {
-    timer?.cancel();
-    timer = null;
-    sock.removeListener(serverSide ? "secure" : "secureConnect", onSecure);
-    sock.removeListener("error", onError);
-    sock.removeListener("close", onClose);
-    sock.removeListener("end", onClose);
-  };
-  const fail = (err: Error): void => {
-    cleanup();
-    holdErrors(sock);
-    sock.destroy();
-    raw.destroy();
-    if (!done.done()) done.setException(err);
-  };
-  const onSecure = inLoop(loop, () => {
-    const o = options as tls.TLSSocketOptions;
-    if (serverSide && o.requestCert) {
-      const verifyError = clientCertificateError(sock);
-      if (verifyError === null) sock.authorized = true;
-      else {
-        sock.authorizationError = verifyError;
-        if (o.rejectUnauthorized !== false) {
-          fail(verifyError);
-          return;
-        }
-      }
-    }
-    cleanup();
-    holdErrors(sock);
-    if (!done.done()) done.setResult(sock);
-  });
-  const onError = inLoop(loop, (err: Error) => fail(err));
-  const onClose = inLoop(loop, () => fail(systemError("ECONNRESET", "Connection lost during the TLS handshake")));
-  sock.once(serverSide ? "secure" : "secureConnect", onSecure);
-  sock.on("error", onError);
-  sock.once("close", onClose);
-  // A peer that hangs up mid-handshake (e.g. a client refusing our certificate) may only show as EOF.
-  sock.once("end", onClose);
-  timer = loop.callLater(timeout, () =>
-    fail(systemError("ECONNABORTED", `TLS handshake is taking longer than ${timeout} seconds: aborting the connection`)),
-  );
-  done.addDoneCallback(() => {
-    if (done.cancelled()) {
-      cleanup();
-      holdErrors(sock);
-      sock.destroy();
-      raw.destroy();
-    }
-  });
-  return done;
-}
-
 // ------------------------------------------------------------------ connecting
-
-/**
- * Connects to each target in turn; with `delay`, the next attempt also starts after `delay` seconds (a staggered
- * race, as asyncio's Happy Eyeballs). Resolves with the first connected socket (the others are destroyed) or null,
- * and the errors in attempt order.
- */
-function connectRace(loop: EventLoop, targets: net.NetConnectOpts[], delay: number | null): Future<[net.Socket | null, Error[]]> {
-  const fut = loop.createFuture<[net.Socket | null, Error[]]>();
-  const errors: Error[] = [];
-  const running = new Map<net.Socket, () => void>();
-  let next = 0;
-  let timer: TimerHandle | null = null;
-
-  const stopAll = (winner: net.Socket | null): void => {
-    timer?.cancel();
-    timer = null;
-    for (const [sock, cleanup] of running) {
-      cleanup();
-      if (sock !== winner) {
-        holdErrors(sock);
-        sock.destroy();
-      }
-    }
-    running.clear();
-  };
-  const finish = (winner: net.Socket | null): void => {
-    stopAll(winner);
-    if (winner !== null) holdErrors(winner);
-    if (!fut.done()) fut.setResult([winner, errors.filter((e) => e !== undefined)]);
-  };
-  const startNext = (): void => {
-    timer?.cancel();
-    timer = null;
-    if (fut.done()) return;
-    if (next >= targets.length) {
-      if (running.size === 0) finish(null);
-      return;
-    }
-    const index = next++;
-    let sock: net.Socket;
-    try {
-      sock = runInLoop(loop, () => net.connect({ allowHalfOpen: true, ...targets[index]! } as net.NetConnectOpts));
-    } catch (err) {
-      errors[index] = err as Error;
-      startNext();
-      return;
-    }
-    const onConnect = inLoop(loop, () => finish(sock));
-    const onError = inLoop(loop, (err: Error) => {
-      cleanup();
-      running.delete(sock);
-      holdErrors(sock);
-      sock.destroy();
-      errors[index] = err;
-      if (index === next - 1) startNext();
-      else if (running.size === 0 && next >= targets.length) finish(null);
-    });
-    const cleanup = (): void => {
-      sock.removeListener("connect", onConnect);
-      sock.removeListener("error", onError);
-    };
-    sock.once("connect", onConnect);
-    sock.on("error", onError);
-    running.set(sock, cleanup);
-    if (delay !== null && next < targets.length) timer = loop.callLater(delay, startNext);
-  };
-  fut.addDoneCallback(() => {
-    if (fut.cancelled()) stopAll(null);
-  });
-  startNext();
-  return fut;
-}
 
 /** The error for "every address failed", as asyncio builds it. */
 function connectionFailure(errors: Error[], allErrors: boolean): Error {
@@ -546,21 +314,6 @@ function checkHostPort(addr: unknown, name: string, method: string): HostPort | 
   return [addr[0], checkPort(addr[1], method, `${name}[1]`)];
 }
 
-/** asyncio's `_interleave_addrinfos`: alternate families, the first one `first` times in a row. */
-function interleave<T extends { family: number }>(infos: T[], first: number): T[] {
-  const byFamily = new Map<number, T[]>();
-  for (const info of infos) {
-    let list = byFamily.get(info.family);
-    if (list === undefined) byFamily.set(info.family, (list = []));
-    list.push(info);
-  }
-  const lists = Array.from(byFamily.values());
-  const out: T[] = [];
-  if (first > 1 && lists.length > 0) out.push(...lists[0]!.splice(0, first - 1));
-  for (let i = 0; lists.some((l) => i < l.length); i++) for (const l of lists) if (i < l.length) out.push(l[i]!);
-  return out;
-}
-
 async function connectedSocket(loop: EventLoop, sock: net.Socket, method: string): Promise<net.Socket> {
   if (!(sock instanceof net.Socket)) throw new TypeError(`${method}: expected \`sock\` to be a net.Socket, got ${describe(sock)}`);
   if (sock.destroyed) throw new RangeError(`${method}: \`sock\` is already destroyed`);
@@ -584,22 +337,28 @@ async function connectedSocket(loop: EventLoop, sock: net.Socket, method: string
   return sock;
 }
 
+/** What `connectionTransport` needs besides the loop and the connected socket. */
+interface ConnectionTransportOptions<P> {
+  protocolFactory: () => P;
+  /** TLS to run over the socket first, or null. */
+  ssl: SSLOption | null;
+  serverHostname: string | null;
+  timeouts: TlsTimeouts;
+  /** The public method, for error messages. */
+  method: string;
+}
+
 /** Makes the transport over a connected socket (after the TLS handshake, with `ssl`) and waits for connectionMade. */
 async function connectionTransport<P extends object>(
   loop: EventLoop,
   sock: net.Socket,
-  protocolFactory: () => P,
-  ssl: SSLOption | null,
-  serverHostname: string | null,
-  handshakeTimeout: number,
-  shutdownTimeout: number,
-  method: string,
+  { protocolFactory, ssl, serverHostname, timeouts, method }: ConnectionTransportOptions<P>,
 ): Promise<[Transport, P]> {
   let transport: _SocketTransport | null = null;
   try {
     let extra: Record<string, unknown> | undefined;
     if (ssl !== null) {
-      const tlsSock = await tlsHandshake(loop, sock, false, clientTlsOptions(ssl, serverHostname), handshakeTimeout);
+      const tlsSock = await tlsHandshake(loop, sock, false, clientTlsOptions(ssl, serverHostname), timeouts.handshake);
       extra = tlsExtra(tlsSock, ssl);
       sock = tlsSock;
     }
@@ -609,7 +368,7 @@ async function connectionTransport<P extends object>(
       extra,
       waiter,
       earlyError: releaseErrors(sock),
-      sslShutdownTimeout: shutdownTimeout,
+      sslShutdownTimeout: timeouts.shutdown,
     });
     await waiter;
     return [transport, protocol];
@@ -618,19 +377,6 @@ async function connectionTransport<P extends object>(
     else sock.destroy();
     throw e;
   }
-}
-
-interface TlsTimeouts {
-  handshake: number;
-  shutdown: number;
-}
-
-function tlsTimeouts(o: { sslHandshakeTimeout?: number | null; sslShutdownTimeout?: number | null }, ssl: SSLOption | null, method: string): TlsTimeouts {
-  const handshake = checkTimeout(o.sslHandshakeTimeout, "sslHandshakeTimeout", method);
-  const shutdown = checkTimeout(o.sslShutdownTimeout, "sslShutdownTimeout", method);
-  if (handshake !== undefined && ssl === null) throw new RangeError(`${method}: \`sslHandshakeTimeout\` is only meaningful with \`ssl\``);
-  if (shutdown !== undefined && ssl === null) throw new RangeError(`${method}: \`sslShutdownTimeout\` is only meaningful with \`ssl\``);
-  return { handshake: handshake ?? 60, shutdown: shutdown ?? 30 };
 }
 
 EventLoop.prototype.createConnection = async function createConnection<P extends object>(
@@ -699,7 +445,7 @@ EventLoop.prototype.createConnection = async function createConnection<P extends
     if (!o.sock) throw new RangeError(`${method}: give \`host\` and \`port\`, or \`sock\``);
     sock = await connectedSocket(this, o.sock, method);
   }
-  return connectionTransport(this, sock, protocolFactory, ssl, serverHostname, timeouts.handshake, timeouts.shutdown, method);
+  return connectionTransport(this, sock, { protocolFactory, ssl, serverHostname, timeouts, method });
 };
 
 EventLoop.prototype.createUnixConnection = async function createUnixConnection<P extends object>(
@@ -728,311 +474,8 @@ EventLoop.prototype.createUnixConnection = async function createUnixConnection<P
     if (!o.sock) throw new RangeError(`${method}: no \`path\` and no \`sock\` were given`);
     sock = await connectedSocket(this, o.sock, method);
   }
-  return connectionTransport(this, sock, protocolFactory, ssl, serverHostname, timeouts.handshake, timeouts.shutdown, method);
+  return connectionTransport(this, sock, { protocolFactory, ssl, serverHostname, timeouts, method });
 };
-
-// ------------------------------------------------------------------ Server
-
-/** A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`. */
-export class ServerSocket {
-  /** @internal */ readonly _server: net.Server;
-
-  /** @internal */
-  constructor(server: net.Server) {
-    this._server = server;
-  }
-
-  /** Node's address object (`{ address, family, port }`), or the path of a Unix socket. */
-  address(): net.AddressInfo | string | null {
-    return this._server.address();
-  }
-
-  /** `[host, port]`, or the path of a Unix socket. */
-  getsockname(): HostPort | string | null {
-    const a = this._server.address();
-    if (a === null || typeof a === "string") return a;
-    return [a.address, a.port];
-  }
-
-  toString(): string {
-    const name = this.getsockname();
-    return `<ServerSocket ${Array.isArray(name) ? name.join(":") : String(name)}>`;
-  }
-
-  [inspect.custom](): string {
-    return this.toString();
-  }
-}
-
-/**
- * A listening server, as asyncio's: made by `loop.createServer`, `startServer`, and their Unix variants.
- * `close()` stops listening; connections go on until closed; `waitClosed()` waits for them.
- */
-export class Server implements LoopResource {
-  // Invariants:
-  // - `_nodeServers` is null once close() was called.
-  // - `_clients` holds what keeps the server "in use": each connection's transport (and a TLS socket during its
-  //   handshake), and each stream connection's handler task. `waitClosed()` resolves once the server is closed and
-  //   `_clients` is empty; `_waiters` becomes null at that moment, for good.
-  // - Until serving starts, accepted sockets wait (not reading) in `_pending`.
-  /** @internal */ readonly _loop: EventLoop;
-  /** @internal */ _nodeServers: net.Server[] | null;
-  /** @internal */ readonly _clients = new Set<object>();
-  /** @internal */ _waiters: Future<void>[] | null = [];
-  /** @internal */ readonly _protocolFactory: () => object;
-  /** @internal */ readonly _ssl: SSLOption | null;
-  /** @internal */ readonly _tlsOptions: tls.TLSSocketOptions | null;
-  /** @internal */ readonly _timeouts: TlsTimeouts;
-  /** @internal */ _serving = false;
-  /** @internal */ _servingForeverFut: Future<void> | null = null;
-  /** @internal */ _pending: net.Socket[] = [];
-  private readonly _onConnection: (sock: net.Socket) => void;
-
-  /** @internal Use `loop.createServer()` or `startServer()`. */
-  constructor(
-    loop: EventLoop,
-    nodeServers: net.Server[],
-    protocolFactory: () => object,
-    ssl: SSLOption | null,
-    tlsOptions: tls.TLSSocketOptions | null,
-    timeouts: TlsTimeouts,
-  ) {
-    this._loop = loop;
-    this._nodeServers = nodeServers;
-    this._protocolFactory = protocolFactory;
-    this._ssl = ssl;
-    this._tlsOptions = tlsOptions;
-    this._timeouts = timeouts;
-    this._onConnection = inLoop(loop, (sock: net.Socket) => this._connection(sock));
-    for (const s of nodeServers) {
-      s.on("connection", this._onConnection);
-      s.on("error", inLoop(loop, (exception: Error) => this._loop.callExceptionHandler({ message: "Error on listening socket", exception, server: this })));
-    }
-    trackResource(loop, this);
-  }
-
-  /** @internal */
-  _attach(client: object): void {
-    this._clients.add(client);
-  }
-
-  /** @internal */
-  _detach(client: object): void {
-    if (this._clients.delete(client) && this._clients.size === 0 && this._nodeServers === null) this._wakeup();
-  }
-
-  private _wakeup(): void {
-    const waiters = this._waiters;
-    this._waiters = null;
-    // A closed loop runs nothing more: its waiters are left as they are (their tasks were cancelled before).
-    if (waiters !== null && !this._loop._closed) for (const w of waiters) if (!w.done()) w.setResult();
-  }
-
-  private _connection(sock: net.Socket): void {
-    holdErrors(sock);
-    if (this._nodeServers === null || this._loop._closed) {
-      sock.destroy();
-      return;
-    }
-    if (!this._serving) this._pending.push(sock);
-    else this._accept(sock);
-  }
-
-  private _accept(sock: net.Socket): void {
-    const tlsOptions = this._tlsOptions;
-    if (tlsOptions === null) {
-      this._makeTransport(sock, undefined);
-      return;
-    }
-    this._attach(sock);
-    const handshake = tlsHandshake(this._loop, sock, true, tlsOptions, this._timeouts.handshake);
-    handshake.addDoneCallback(() => {
-      if (!handshake.cancelled()) {
-        const err = handshake.exception() as Error | null;
-        if (err === null) {
-          const tlsSock = handshake.result();
-          this._makeTransport(tlsSock, tlsExtra(tlsSock, this._ssl!));
-        } else if (this._loop._debug) {
-          this._loop._log(`${this}: TLS handshake failed: ${err.message}`);
-        }
-      }
-      this._detach(sock);
-    });
-  }
-
-  private _makeTransport(sock: net.Socket, extra: Record<string, unknown> | undefined): void {
-    let protocol: object;
-    try {
-      protocol = makeProtocol(this._protocolFactory, "createServer");
-    } catch (exception) {
-      this._loop.callExceptionHandler({ message: "Error on transport creation for incoming connection", exception, server: this });
-      sock.destroy();
-      return;
-    }
-    new _SocketTransport(this._loop, sock, protocol as StreamProtocolLike, {
-      extra,
-      server: this,
-      earlyError: releaseErrors(sock),
-      sslShutdownTimeout: this._timeouts.shutdown,
-    });
-  }
-
-  /** @internal Starts dispatching connections (those that waited first). */
-  _startServing(): void {
-    if (this._serving || this._nodeServers === null) return;
-    this._serving = true;
-    const pending = this._pending;
-    this._pending = [];
-    for (const sock of pending) this._accept(sock);
-  }
-
-  /** The loop the server runs on. */
-  getLoop(): EventLoop {
-    return this._loop;
-  }
-
-  /** Whether the server accepts connections (until `close()`). */
-  isServing(): boolean {
-    return this._serving;
-  }
-
-  /** The listening sockets (empty once closed). */
-  get sockets(): readonly ServerSocket[] {
-    return this._nodeServers === null ? [] : this._nodeServers.map((s) => new ServerSocket(s));
-  }
-
-  /**
-   * Stops listening (idempotent). Connections already accepted stay open: close them with `closeClients()` or
-   * `abortClients()`, or let them end; `waitClosed()` waits for them.
-   */
-  close(): void {
-    const servers = this._nodeServers;
-    if (servers === null) return;
-    this._nodeServers = null;
-    this._serving = false;
-    for (const s of servers) {
-      s.removeListener("connection", this._onConnection);
-      s.close();
-    }
-    for (const sock of this._pending) sock.destroy();
-    this._pending = [];
-    const fut = this._servingForeverFut;
-    if (fut !== null && !fut.done() && !this._loop._closed) fut.cancel();
-    this._servingForeverFut = null;
-    untrackResource(this._loop, this);
-    if (this._clients.size === 0) this._wakeup();
-  }
-
-  /** Closes every connection of this server gracefully (each transport's `close()`). */
-  closeClients(): void {
-    for (const client of Array.from(this._clients)) {
-      if (client instanceof BaseTransport) client.close();
-      else if (client instanceof net.Socket) client.destroy();
-    }
-  }
-
-  /** Closes every connection of this server at once (each transport's `abort()`). */
-  abortClients(): void {
-    for (const client of Array.from(this._clients)) {
-      if (client instanceof _SocketTransport) client.abort();
-      else if (client instanceof net.Socket) client.destroy();
-    }
-  }
-
-  /**
-   * Starts accepting connections (when created with `startServing: false`); no-op when serving.
-   *
-   * Cancellation: serving has started anyway; only the one loop iteration this waits for is skipped.
-   */
-  async startServing(): Promise<void> {
-    this._startServing();
-    await sleep(0);
-  }
-
-  /**
-   * Accepts connections until cancelled; cancelling it closes the server and waits for `waitClosed()`, then
-   * re-throws the `CancelledError`. `RuntimeError` when the server is closed or already serving forever.
-   *
-   * Cancellation: that is how it ends — the server is closed and its connections awaited.
-   */
-  async serveForever(): Promise<void> {
-    if (this._servingForeverFut !== null) throw new RuntimeError(`server ${this} is already being awaited on serveForever()`);
-    if (this._nodeServers === null) throw new RuntimeError(`server ${this} is closed`);
-    this._startServing();
-    const fut = this._loop.createFuture<void>();
-    this._servingForeverFut = fut;
-    try {
-      await fut;
-    } catch (e) {
-      if (e instanceof CancelledError) {
-        try {
-          this.close();
-          await this.waitClosed();
-        } catch {
-          // As asyncio: the original cancellation is what propagates.
-        }
-      }
-      throw e;
-    } finally {
-      if (this._servingForeverFut === fut) this._servingForeverFut = null;
-    }
-  }
-
-  /**
-   * Waits until the server is closed and every connection is gone (each transport lost, each handler task of a
-   * stream server done), in either order. Returns at once when that already happened.
-   *
-   * Cancellation: stops waiting; the server is unaffected.
-   */
-  async waitClosed(): Promise<void> {
-    const waiters = this._waiters;
-    if (waiters === null) return;
-    const waiter = this._loop.createFuture<void>();
-    waiters.push(waiter);
-    try {
-      await waiter;
-    } finally {
-      const i = this._waiters?.indexOf(waiter) ?? -1;
-      if (i >= 0) this._waiters!.splice(i, 1);
-    }
-  }
-
-  /**
-   * `async with server:` — runs `body(server)`, then closes the server and waits for `waitClosed()`, whatever
-   * the body did. Returns the body's result.
-   *
-   * Cancellation: a cancelled body still closes the server and waits for its connections.
-   */
-  async with<R>(body: (server: this) => PromiseLike<R> | R): Promise<R> {
-    if (typeof body !== "function") throw new TypeError(`Server.with: expected \`body\` to be a function, got ${describe(body)}`);
-    try {
-      return await body(this);
-    } finally {
-      this.close();
-      await this.waitClosed();
-    }
-  }
-
-  /** @internal */
-  _releaseOnLoopClose(): string {
-    const description = this.toString();
-    this.close();
-    for (const client of this._clients) if (client instanceof net.Socket) client.destroy();
-    return description;
-  }
-
-  toString(): string {
-    const names = this.sockets.map((s) => {
-      const n = s.getsockname();
-      return Array.isArray(n) ? n.join(":") : String(n);
-    });
-    return `<Server sockets=[${names.join(", ")}]${this._serving ? " serving" : ""}>`;
-  }
-
-  [inspect.custom](): string {
-    return this.toString();
-  }
-}
 
 // ------------------------------------------------------------------ listening
 

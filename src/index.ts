@@ -71,7 +71,9 @@ import "./base_net.js"; // adds createConnection, createServer, ... to EventLoop
 export { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, SubprocessTransport } from "./transports.js";
 export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, SubprocessProtocol } from "./protocols.js";
 export type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
-export { Server, ServerSocket, NI_NUMERICHOST, NI_NUMERICSERV } from "./base_net.js";
+export { NI_NUMERICHOST, NI_NUMERICSERV } from "./base_net.js";
+export { Server, ServerSocket } from "./servers.js";
+export type { SSLOption, SSLOptions } from "./sslproto.js";
 export type {
   AddrInfo,
   AddressFamily,
@@ -82,8 +84,6 @@ export type {
   CreateUnixServerOptions,
   GetaddrinfoOptions,
   HostPort,
-  SSLOption,
-  SSLOptions,
   StartTlsOptions,
 } from "./base_net.js";
 export {

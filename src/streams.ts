@@ -21,13 +21,13 @@ import type {
   CreateServerOptions,
   CreateUnixConnectionOptions,
   CreateUnixServerOptions,
-  Server,
-  SSLOption,
 } from "./base_net.js";
+import type { Server } from "./servers.js";
+import type { SSLOption } from "./sslproto.js";
 import { describe, systemError, toBytes } from "./_internal/netutil.js";
 import "./base_net.js";
 
-export { Server, ServerSocket } from "./base_net.js";
+export { Server, ServerSocket } from "./servers.js";
 
 /** The default `limit` of a `StreamReader`: 64 KiB. */
 const DEFAULT_LIMIT = 2 ** 16;

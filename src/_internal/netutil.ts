@@ -168,3 +168,12 @@ export function releaseErrors(sock: NodeJS.EventEmitter): Error | null {
   sock.removeListener("error", held.listener);
   return held.error;
 }
+
+/** Calls a protocol factory and checks that it made an object. */
+export function makeProtocol<P>(factory: () => P, method: string): P {
+  const protocol = factory();
+  if (protocol === null || typeof protocol !== "object") {
+    throw new TypeError(`${method}: expected \`protocolFactory\` to return a protocol object, got ${describe(protocol)}`);
+  }
+  return protocol;
+}
