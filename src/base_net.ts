@@ -682,8 +682,7 @@ EventLoop.prototype.startTls = async function startTls(
     earlyError: releaseErrors(tlsSock),
     sslShutdownTimeout: timeouts.shutdown,
   });
-  upgraded._highWater = transport._highWater;
-  upgraded._lowWater = transport._lowWater;
+  [upgraded._flow.low, upgraded._flow.high] = transport._flow.limits();
   transport._server = null;
   server?._detach(transport);
   return upgraded;

@@ -27,9 +27,11 @@ import { type Callback, EventLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import type { SubprocessProtocol } from "./protocols.js";
-import { ReadTransport, SubprocessTransport, WriteTransport } from "./transports.js";
+import { type BaseTransport, ReadTransport, SubprocessTransport, WriteTransport } from "./transports.js";
 import { resolveSignal, signalNumber, type SignalLike } from "./_internal/signals.js";
 import { describe, inLoop, isSystemError, systemError, toWritable } from "./_internal/netutil.js";
+import { WriteFlowControl } from "./_internal/flow_control.js";
+import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/constants.js";
 
 /** Python's `subprocess.PIPE`: connect a pipe to the child's stream. */
 export const PIPE = -1;
@@ -77,8 +79,6 @@ const PYTHON_ONLY_DEFAULTS: Record<string, unknown> = {
 const KNOWN_OPTIONS = new Set(["stdin", "stdout", "stderr", "cwd", "env", "detached", "uid", "gid", "argv0", "windowsHide", "limit", "shell"]);
 
 /** How many writes to a closed pipe are dropped silently before one warning is logged (as asyncio). */
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
-
 // ------------------------------------------------------------------ checking the options
 
 type StreamName = "stdin" | "stdout" | "stderr";
@@ -213,25 +213,87 @@ interface PipeOwner {
   _resumePipeWriting(): void;
 }
 
+/** The public transport classes a pipe transport extends: `ReadTransport` or `WriteTransport`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypeScript requires a mixin's base constructor to take any[]
+type TransportClass = new (...args: any[]) => BaseTransport;
+
+/**
+ * The base both pipe transports share (the parts of CPython's `_UnixReadPipeTransport` and `_UnixWritePipeTransport`
+ * that are the same): the socket of one of the child's pipes, the subprocess transport it reports to, and closing
+ * exactly once. A function of the public class it extends, so that each still is a `ReadTransport` or a
+ * `WriteTransport` (a mixin, as CPython's `_FlowControlMixin`).
+ */
+function pipeTransportBase<B extends TransportClass>(Base: B, fatalMessage: string) {
+  abstract class PipeTransportBase extends Base {
+    // Invariants: `_closing` is set by close(), EOF or an error, after which nothing is delivered; `_lost` is set
+    // once connection loss is scheduled (it happens once); `_owner` is null once it was told.
+    /** @internal */ _loop!: EventLoop;
+    /** @internal */ _sock!: net.Socket;
+    /** @internal */ _fd = 0;
+    /** @internal */ _owner: PipeOwner | null = null;
+    /** @internal */ _closing = false;
+    /** @internal */ _lost = false;
+
+    /** @internal Called by the subclass constructor once `super()` returned. */
+    _attach(loop: EventLoop, sock: net.Socket, fd: number, owner: PipeOwner): void {
+      this._loop = loop;
+      this._sock = sock;
+      this._fd = fd;
+      this._owner = owner;
+      sock.on("error", inLoop(loop, (err: Error) => this._fatalError(err)));
+    }
+
+    override isClosing(): boolean {
+      return this._closing;
+    }
+
+    override setProtocol(_protocol: object): void {
+      throw new RuntimeError("the pipe transports of a subprocess report to the subprocess transport; set its protocol instead");
+    }
+
+    override getProtocol(): null {
+      return null;
+    }
+
+    /** @internal */
+    _fatalError(err: Error): void {
+      if (!isSystemError(err)) {
+        this._loop.callExceptionHandler({ message: fatalMessage, exception: err, transport: this });
+      } else if (this._loop._debug) {
+        this._loop._log(`${String(this)}: ${fatalMessage}: ${err.message}`);
+      }
+      this._close(err);
+    }
+
+    /** @internal Closes the socket and tells the owner, once, in a later loop iteration. */
+    _close(exc: Error | null): void {
+      this._closing = true;
+      if (this._lost) return;
+      this._lost = true;
+      this._sock.destroy();
+      if (this._loop.isClosed()) return;
+      this._loop.callSoon(() => {
+        const owner = this._owner;
+        this._owner = null;
+        owner?._pipeConnectionLost(this._fd, exc);
+      });
+    }
+
+    [inspect.custom](): string {
+      return String(this);
+    }
+  }
+  return PipeTransportBase;
+}
+
 /** @internal The transport of the child's stdout or stderr (Python's `_UnixReadPipeTransport`). */
-export class _ReadPipeTransport extends ReadTransport {
-  // Invariants: `_closing` is set by close(), EOF or an error, after which no data is delivered; `_lost` is set
-  // once connection loss is scheduled (it happens once).
-  /** @internal */ readonly _loop: EventLoop;
-  /** @internal */ readonly _sock: net.Socket;
-  /** @internal */ readonly _fd: number;
-  private _owner: PipeOwner | null;
-  private _closing = false;
+export class _ReadPipeTransport extends pipeTransportBase(ReadTransport, "Fatal error on pipe transport") {
   private _paused = false;
-  private _lost = false;
 
   /** @internal */
   constructor(loop: EventLoop, sock: net.Socket, fd: number, owner: PipeOwner) {
     super({ pipe: sock });
-    this._loop = loop;
-    this._sock = sock;
-    this._fd = fd;
-    this._owner = owner;
+    this._attach(loop, sock, fd, owner);
     sock.on(
       "data",
       inLoop(loop, (chunk: Buffer) => {
@@ -239,7 +301,6 @@ export class _ReadPipeTransport extends ReadTransport {
       }),
     );
     sock.on("end", inLoop(loop, () => this._close(null)));
-    sock.on("error", inLoop(loop, (err: Error) => this._fatalError(err)));
     sock.on("close", inLoop(loop, () => this._close(null)));
   }
 
@@ -259,79 +320,30 @@ export class _ReadPipeTransport extends ReadTransport {
     this._sock.resume();
   }
 
-  override isClosing(): boolean {
-    return this._closing;
-  }
-
   /** Stops reading and closes our end of the pipe; the child gets EPIPE (or SIGPIPE) if it writes more. */
   override close(): void {
     if (!this._closing) this._close(null);
-  }
-
-  override setProtocol(_protocol: object): void {
-    throw new RuntimeError("the pipe transports of a subprocess report to the subprocess transport; set its protocol instead");
-  }
-
-  override getProtocol(): any {
-    return null;
-  }
-
-  private _fatalError(err: Error): void {
-    if (!isSystemError(err)) {
-      this._loop.callExceptionHandler({ message: "Fatal error on pipe transport", exception: err, transport: this });
-    } else if (this._loop._debug) {
-      this._loop._log(`${this}: Fatal error on pipe transport: ${err.message}`);
-    }
-    this._close(err);
-  }
-
-  /** @internal */
-  _close(exc: Error | null): void {
-    this._closing = true;
-    if (this._lost) return;
-    this._lost = true;
-    this._sock.destroy();
-    if (this._loop.isClosed()) return;
-    this._loop.callSoon(() => {
-      const owner = this._owner;
-      this._owner = null;
-      owner?._pipeConnectionLost(this._fd, exc);
-    });
   }
 
   override toString(): string {
     const state = this._lost ? "closed" : this._closing ? "closing" : this._paused ? "paused" : "polling";
     return `<ReadPipeTransport fd=${this._fd} ${state}>`;
   }
-
-  [inspect.custom](): string {
-    return this.toString();
-  }
 }
 
 /** @internal The transport of the child's stdin (Python's `_UnixWritePipeTransport`), with write flow control. */
-export class _WritePipeTransport extends WriteTransport {
-  // Invariants: `_buffered` counts bytes handed to Node and not yet written to the pipe. `_closing` is set by
-  // writeEof()/close()/abort() or an error; `_connLost` counts writes after the pipe was lost (for the warning).
-  /** @internal */ readonly _loop: EventLoop;
-  /** @internal */ readonly _sock: net.Socket;
-  private _owner: PipeOwner | null;
+export class _WritePipeTransport extends pipeTransportBase(WriteTransport, "Fatal write error on pipe transport") {
+  // Invariants: `_buffered` counts bytes handed to Node and not yet written to the pipe; `_connLost` counts writes
+  // after the pipe was lost (for the warning).
   private _buffered = 0;
   private _writeError: Error | null = null;
-  private _closing = false;
-  private _lost = false;
   private _connLost = 0;
-  private _protocolPaused = false;
-  private _high = 64 * 1024;
-  private _low = 16 * 1024;
+  private readonly _flow: WriteFlowControl = new WriteFlowControl(this);
 
   /** @internal */
   constructor(loop: EventLoop, sock: net.Socket, owner: PipeOwner) {
     super({ pipe: sock });
-    this._loop = loop;
-    this._sock = sock;
-    this._owner = owner;
-    sock.on("error", inLoop(loop, (err: Error) => this._fatalError(err)));
+    this._attach(loop, sock, 0, owner);
     sock.on(
       "close",
       inLoop(loop, () => {
@@ -353,10 +365,7 @@ export class _WritePipeTransport extends WriteTransport {
     const size = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.length;
     this._buffered += size;
     this._sock.write(bytes, inLoop(this._loop, (err?: Error | null) => this._written(size, err ?? null)));
-    if (!this._protocolPaused && this._buffered > this._high) {
-      this._protocolPaused = true;
-      this._owner?._pausePipeWriting();
-    }
+    this._flow.grew(this._buffered);
   }
 
   private _written(size: number, err: Error | null): void {
@@ -366,10 +375,7 @@ export class _WritePipeTransport extends WriteTransport {
       return;
     }
     if (this._lost) return;
-    if (this._protocolPaused && this._buffered <= this._low) {
-      this._protocolPaused = false;
-      this._owner?._resumePipeWriting();
-    }
+    this._flow.shrank(this._buffered);
   }
 
   override canWriteEof(): boolean {
@@ -393,75 +399,31 @@ export class _WritePipeTransport extends WriteTransport {
     this._close(null);
   }
 
-  override isClosing(): boolean {
-    return this._closing;
-  }
-
   override getWriteBufferSize(): number {
     return this._buffered;
   }
 
-  override setWriteBufferLimits(high?: number | null, low?: number | null): void {
-    for (const [name, v] of [["high", high], ["low", low]] as const) {
-      if (v !== null && v !== undefined && (typeof v !== "number" || Number.isNaN(v))) {
-        throw new TypeError(`setWriteBufferLimits: expected \`${name}\` to be a number of bytes, got ${describe(v)}`);
-      }
-    }
-    let h = high ?? null;
-    let l = low ?? null;
-    if (h === null) h = l === null ? 64 * 1024 : 4 * l;
-    if (l === null) l = Math.floor(h / 4);
-    if (!(h >= l && l >= 0)) throw new RangeError(`setWriteBufferLimits: expected \`high\` (${h}) >= \`low\` (${l}) >= 0`);
-    this._high = h;
-    this._low = l;
-    if (!this._protocolPaused && this._buffered > this._high) {
-      this._protocolPaused = true;
-      this._owner?._pausePipeWriting();
-    }
-  }
-
-  override getWriteBufferLimits(): [number, number] {
-    return [this._low, this._high];
-  }
-
-  override setProtocol(_protocol: object): void {
-    throw new RuntimeError("the pipe transports of a subprocess report to the subprocess transport; set its protocol instead");
-  }
-
-  override getProtocol(): any {
-    return null;
-  }
-
-  private _fatalError(err: Error): void {
-    if (!isSystemError(err)) {
-      this._loop.callExceptionHandler({ message: "Fatal write error on pipe transport", exception: err, transport: this });
-    } else if (this._loop._debug) {
-      this._loop._log(`${this}: Fatal write error on pipe transport: ${err.message}`);
-    }
-    this._close(err);
+  /** @internal */
+  _pauseWriting(): void {
+    this._owner?._pausePipeWriting();
   }
 
   /** @internal */
-  _close(exc: Error | null): void {
-    this._closing = true;
-    if (this._lost) return;
-    this._lost = true;
-    this._sock.destroy();
-    if (this._loop.isClosed()) return;
-    this._loop.callSoon(() => {
-      const owner = this._owner;
-      this._owner = null;
-      owner?._pipeConnectionLost(0, exc);
-    });
+  _resumeWriting(): void {
+    this._owner?._resumePipeWriting();
+  }
+
+  override setWriteBufferLimits(high?: number | null, low?: number | null): void {
+    this._flow.setLimits(high, low, this._buffered);
+  }
+
+  override getWriteBufferLimits(): [number, number] {
+    return this._flow.limits();
   }
 
   override toString(): string {
     const state = this._lost ? "closed" : this._closing ? "closing" : "open";
     return `<WritePipeTransport fd=0 ${state} bufsize=${this._buffered}>`;
-  }
-
-  [inspect.custom](): string {
-    return this.toString();
   }
 }
 

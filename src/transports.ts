@@ -31,27 +31,11 @@ import {
   trackResource,
   untrackResource,
 } from "./_internal/netutil.js";
-
-/** After this many writes on a lost connection, one warning is logged (as asyncio). */
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+import { WriteFlowControl, callWritingHook } from "./_internal/flow_control.js";
+import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/constants.js";
 
 function notImplemented(obj: object, method: string): never {
   throw new RuntimeError(`${obj.constructor.name}.${method}() is not implemented`);
-}
-
-/** Checks and resolves write-buffer limits as asyncio: `high` defaults to 64 KiB (or 4 × low), `low` to high / 4. */
-export function _resolveWriteLimits(high: number | null | undefined, low: number | null | undefined, method: string): [number, number] {
-  for (const [name, v] of [["high", high], ["low", low]] as const) {
-    if (v !== null && v !== undefined && (typeof v !== "number" || Number.isNaN(v))) {
-      throw new TypeError(`${method}: expected \`${name}\` to be a number of bytes, got ${describe(v)}`);
-    }
-  }
-  let h = high ?? null;
-  let l = low ?? null;
-  if (h === null) h = l === null ? 64 * 1024 : 4 * l;
-  if (l === null) l = Math.floor(h / 4);
-  if (!(h >= l && l >= 0)) throw new RangeError(`${method}: expected \`high\` (${h}) >= \`low\` (${l}) >= 0`);
-  return [h, l];
 }
 
 // ------------------------------------------------------------------ the public base classes
@@ -59,7 +43,7 @@ export function _resolveWriteLimits(high: number | null | undefined, low: number
 /** The base of every transport: extra information and closing. */
 export class BaseTransport {
   /** @internal What `getExtraInfo` answers. */
-  protected _extra: Record<string, unknown>;
+  /** @internal */ _extra: Record<string, unknown>;
 
   constructor(extra?: Record<string, unknown>) {
     this._extra = extra ?? {};
@@ -300,7 +284,7 @@ export class _SocketTransport extends Transport implements LoopResource {
   //   no data reaches the protocol. `_connLost` becomes > 0 when connectionLost is scheduled (exactly once).
   // - `_reading` is set once connectionMade has run and the 'data' listener is attached; `_paused` is the user's
   //   (or the StreamReader's) pauseReading(), applied to the socket only while `_reading`.
-  // - `_protocolPaused` is true between the protocol's pauseWriting() and resumeWriting().
+  // - `_flow.paused` is true between the protocol's pauseWriting() and resumeWriting().
   // - `_detached` is set when startTls moved the socket to a new transport: this one is inert from then on.
   /** @internal */ _loop: EventLoop;
   /** @internal */ _sock: net.Socket;
@@ -316,9 +300,7 @@ export class _SocketTransport extends Transport implements LoopResource {
   /** @internal Node closed the socket by itself after both sides ended; connectionLost waits for close(). */
   _sockGone = false;
   /** @internal */ _detached = false;
-  /** @internal */ _protocolPaused = false;
-  /** @internal */ _highWater = 64 * 1024;
-  /** @internal */ _lowWater = 16 * 1024;
+  /** @internal */ readonly _flow: WriteFlowControl = new WriteFlowControl(this);
   private _buffered = false;
   private _protocolConnected = true;
   /** Writes dropped because the transport was closing or lost (one warning is logged at the threshold). */
@@ -468,7 +450,7 @@ export class _SocketTransport extends Transport implements LoopResource {
       return;
     }
     this._sock.write(bytes, this._onWritten);
-    if (!this._protocolPaused && this._sock.writableLength > this._highWater) this._pauseProtocol();
+    this._flow.grew(this._sock.writableLength);
   }
 
   override writelines(list: Iterable<Uint8Array | string>): void {
@@ -486,7 +468,7 @@ export class _SocketTransport extends Transport implements LoopResource {
     sock.cork();
     for (const item of items) if (item.length > 0) sock.write(item, this._onWritten);
     sock.uncork();
-    if (!this._protocolPaused && sock.writableLength > this._highWater) this._pauseProtocol();
+    this._flow.grew(sock.writableLength);
   }
 
   private _lostWrite(): void {
@@ -497,35 +479,26 @@ export class _SocketTransport extends Transport implements LoopResource {
   private _written(): void {
     if (this._detached || this._connLost) return;
     const size = this._sock.writableLength;
-    if (this._protocolPaused && size <= this._lowWater) this._resumeProtocol();
+    this._flow.shrank(size);
     if (this._closing && !this._connLost && size === 0) this._closeWhenFlushed();
   }
 
-  private _pauseProtocol(): void {
-    this._protocolPaused = true;
-    try {
-      this._protocol.pauseWriting?.();
-    } catch (exception) {
-      this._loop.callExceptionHandler({ message: "protocol.pauseWriting() failed", exception, transport: this, protocol: this._protocol });
-    }
+  /** @internal */
+  _pauseWriting(): void {
+    callWritingHook(this._loop, this, this._protocol, "pauseWriting");
   }
 
-  private _resumeProtocol(): void {
-    this._protocolPaused = false;
-    try {
-      this._protocol.resumeWriting?.();
-    } catch (exception) {
-      this._loop.callExceptionHandler({ message: "protocol.resumeWriting() failed", exception, transport: this, protocol: this._protocol });
-    }
+  /** @internal */
+  _resumeWriting(): void {
+    callWritingHook(this._loop, this, this._protocol, "resumeWriting");
   }
 
   override setWriteBufferLimits(high?: number | null, low?: number | null): void {
-    [this._highWater, this._lowWater] = _resolveWriteLimits(high, low, "setWriteBufferLimits");
-    if (!this._protocolPaused && this.getWriteBufferSize() > this._highWater) this._pauseProtocol();
+    this._flow.setLimits(high, low, this.getWriteBufferSize());
   }
 
   override getWriteBufferLimits(): [number, number] {
-    return [this._lowWater, this._highWater];
+    return this._flow.limits();
   }
 
   override getWriteBufferSize(): number {
@@ -722,9 +695,7 @@ export class _DatagramSocketTransport extends DatagramTransport implements LoopR
   /** @internal */ _connLost = 0;
   /** @internal Bytes of datagrams handed to Node and not yet sent (with 8 bytes of header each, as asyncio). */
   _bufferSize = 0;
-  /** @internal */ _protocolPaused = false;
-  /** @internal */ _highWater = 64 * 1024;
-  /** @internal */ _lowWater = 16 * 1024;
+  /** @internal */ readonly _flow: WriteFlowControl = new WriteFlowControl(this);
   private _started = false;
   private _lostWrites = 0;
   private readonly _onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
@@ -815,14 +786,7 @@ export class _DatagramSocketTransport extends DatagramTransport implements LoopR
       this._bufferSize -= size;
       if (this._connLost) return;
       if (err) this._errorReceived(err);
-      if (this._protocolPaused && this._bufferSize <= this._lowWater) {
-        this._protocolPaused = false;
-        try {
-          this._protocol.resumeWriting?.();
-        } catch (exception) {
-          this._loop.callExceptionHandler({ message: "protocol.resumeWriting() failed", exception, transport: this, protocol: this._protocol });
-        }
-      }
+      this._flow.shrank(this._bufferSize);
       if (this._closing && this._bufferSize === 0) this._forceClose(null);
     });
     try {
@@ -833,22 +797,25 @@ export class _DatagramSocketTransport extends DatagramTransport implements LoopR
       this._errorReceived(err as Error);
       return;
     }
-    if (!this._protocolPaused && this._bufferSize > this._highWater) {
-      this._protocolPaused = true;
-      try {
-        this._protocol.pauseWriting?.();
-      } catch (exception) {
-        this._loop.callExceptionHandler({ message: "protocol.pauseWriting() failed", exception, transport: this, protocol: this._protocol });
-      }
-    }
+    this._flow.grew(this._bufferSize);
+  }
+
+  /** @internal */
+  _pauseWriting(): void {
+    callWritingHook(this._loop, this, this._protocol, "pauseWriting");
+  }
+
+  /** @internal */
+  _resumeWriting(): void {
+    callWritingHook(this._loop, this, this._protocol, "resumeWriting");
   }
 
   override setWriteBufferLimits(high?: number | null, low?: number | null): void {
-    [this._highWater, this._lowWater] = _resolveWriteLimits(high, low, "setWriteBufferLimits");
+    this._flow.setLimits(high, low, this._bufferSize);
   }
 
   override getWriteBufferLimits(): [number, number] {
-    return [this._lowWater, this._highWater];
+    return this._flow.limits();
   }
 
   override getWriteBufferSize(): number {
