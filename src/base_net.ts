@@ -38,7 +38,7 @@ import {
   releaseErrors,
   runInLoop,
   systemError,
-} from "./_internal/netutil.js";
+} from "./_internal/io/netutil.js";
 
 // ------------------------------------------------------------------ option types
 

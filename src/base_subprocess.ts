@@ -28,10 +28,10 @@ import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import type { SubprocessProtocol } from "./protocols.js";
 import { type BaseTransport, ReadTransport, SubprocessTransport, WriteTransport } from "./transports.js";
-import { resolveSignal, signalNumber, type SignalLike } from "./_internal/signals.js";
-import { describe, inLoop, isSystemError, systemError, toWritable } from "./_internal/netutil.js";
-import { WriteFlowControl } from "./_internal/flow_control.js";
-import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/constants.js";
+import { resolveSignal, signalNumber, type SignalLike } from "./_internal/processes/signals.js";
+import { describe, inLoop, isSystemError, systemError, toWritable } from "./_internal/io/netutil.js";
+import { WriteFlowControl } from "./_internal/io/flow_control.js";
+import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/io/constants.js";
 
 /** Python's `subprocess.PIPE`: connect a pipe to the child's stream. */
 export const PIPE = -1;

@@ -19,9 +19,9 @@
  */
 import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";
-import { Deque } from "./_internal/deque.js";
-import { TimerHeap } from "./_internal/timer_heap.js";
-import { checkLoopContext, debugIteration, reportPendingTasks, reportSlowStep, runTimed } from "./_internal/debug.js";
+import { Deque } from "./_internal/kernel/deque.js";
+import { TimerHeap } from "./_internal/kernel/timer_heap.js";
+import { checkLoopContext, debugIteration, reportPendingTasks, reportSlowStep, runTimed } from "./_internal/tools/debug.js";
 import {
   type Frame,
   RUN_DEFER,
@@ -32,7 +32,7 @@ import {
   frameStorage,
   requireRunningLoop,
   runningLoopOrNull,
-} from "./_internal/context.js";
+} from "./_internal/kernel/context.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";

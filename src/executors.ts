@@ -22,10 +22,10 @@ import {
   type ModuleFunction,
   WorkerPool,
   toRequest,
-} from "./_internal/worker_pool.js";
+} from "./_internal/processes/worker_pool.js";
 
-export { ExecutorFuture } from "./_internal/worker_pool.js";
-export type { CancelMode, JobState, ModuleFunction } from "./_internal/worker_pool.js";
+export { ExecutorFuture } from "./_internal/processes/worker_pool.js";
+export type { CancelMode, JobState, ModuleFunction } from "./_internal/processes/worker_pool.js";
 
 /** A function that can run in a worker: self-contained, taking and returning structured-cloneable values. */
 export type WorkerFunction<A extends unknown[] = any[], R = unknown> = (...args: A) => R;

@@ -18,8 +18,8 @@ import {
   type Runnable,
   currentTaskOrNull,
   requireRunningLoop,
-} from "./_internal/context.js";
-import { createdAtSuffix, recordCreation } from "./_internal/debug.js";
+} from "./_internal/kernel/context.js";
+import { createdAtSuffix, recordCreation } from "./_internal/tools/debug.js";
 import { CancelledError, InvalidStateError, RuntimeError } from "./exceptions.js";
 import type { ContextRunner, EventLoop } from "./events.js";
 import type { Task } from "./tasks.js";

@@ -12,9 +12,9 @@
  * @module
  */
 import { inspect } from "node:util";
-import { currentTaskOrNull, runningLoopOrNull } from "./_internal/context.js";
-import { addAwaitedBy, discardAwaitedBy, registeredAwaitedFutures, registeredAwaitersOf } from "./_internal/awaited_by.js";
-import { type StackFrame, DUMP_SIGNAL, creatorOf, parseStack, setTaskDumper } from "./_internal/debug.js";
+import { currentTaskOrNull, runningLoopOrNull } from "./_internal/kernel/context.js";
+import { addAwaitedBy, discardAwaitedBy, registeredAwaitedFutures, registeredAwaitersOf } from "./_internal/kernel/awaited_by.js";
+import { type StackFrame, DUMP_SIGNAL, creatorOf, parseStack, setTaskDumper } from "./_internal/tools/debug.js";
 import { RuntimeError } from "./exceptions.js";
 import type { EventLoop } from "./events.js";
 import { Future } from "./futures.js";

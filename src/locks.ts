@@ -15,8 +15,8 @@
 import { inspect } from "node:util";
 import { type EventLoop, getRunningLoop } from "./events.js";
 import { Future } from "./futures.js";
-import { Deque } from "./_internal/deque.js";
-import type { RunResult } from "./_internal/context.js";
+import { Deque } from "./_internal/kernel/deque.js";
+import type { RunResult } from "./_internal/kernel/context.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
 
 /** What `acquire()`/`wait()` return when no waiting is needed: one shared settled promise, nothing allocated. */

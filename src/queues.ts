@@ -8,8 +8,8 @@
  * @module
  */
 import type { Future } from "./futures.js";
-import { Deque } from "./_internal/deque.js";
-import { BinaryHeap } from "./_internal/heap.js";
+import { Deque } from "./_internal/kernel/deque.js";
+import { BinaryHeap } from "./_internal/kernel/heap.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./exceptions.js";
 import { Event, _LoopBound, _describe, _removeWaiter } from "./locks.js";
 

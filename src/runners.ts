@@ -2,7 +2,7 @@
  * Runners: `run(main)` and `Runner`, the entry points that create a loop, run a main task on it, and clean up.
  * @module
  */
-import { runningLoopOrNull } from "./_internal/context.js";
+import { runningLoopOrNull } from "./_internal/kernel/context.js";
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
 import { type EventLoop, newEventLoop, setEventLoop } from "./events.js";
 import { type Task, _checkCoroutineFunction, gather } from "./tasks.js";

@@ -29,9 +29,9 @@ import {
   toWritable,
   trackResource,
   untrackResource,
-} from "./_internal/netutil.js";
-import { WriteFlowControl, callWritingHook } from "./_internal/flow_control.js";
-import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/constants.js";
+} from "./_internal/io/netutil.js";
+import { WriteFlowControl, callWritingHook } from "./_internal/io/flow_control.js";
+import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/io/constants.js";
 
 
 import { DatagramTransport, Transport } from "./transports.js";

@@ -6,7 +6,7 @@
 import * as net from "node:net";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
-import { holdErrors, inLoop, runInLoop } from "./_internal/netutil.js";
+import { holdErrors, inLoop, runInLoop } from "./_internal/io/netutil.js";
 
 /**
  * Connects to each target in turn; with `delay`, the next attempt also starts after `delay` seconds (a staggered

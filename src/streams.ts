@@ -24,7 +24,7 @@ import type {
 } from "./base_net.js";
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
-import { describe, systemError, toBytes } from "./_internal/netutil.js";
+import { describe, systemError, toBytes } from "./_internal/io/netutil.js";
 import "./base_net.js";
 
 export { Server, ServerSocket } from "./servers.js";

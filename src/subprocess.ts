@@ -25,8 +25,8 @@ import {
   _checkShellCommand,
   _makeSubprocessTransport,
 } from "./base_subprocess.js";
-import { describe, isSystemError } from "./_internal/netutil.js";
-import type { SignalLike } from "./_internal/signals.js";
+import { describe, isSystemError } from "./_internal/io/netutil.js";
+import type { SignalLike } from "./_internal/processes/signals.js";
 
 export type { StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./base_subprocess.js";
 

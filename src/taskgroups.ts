@@ -5,8 +5,8 @@
  * @module
  */
 import { inspect } from "node:util";
-import { addAwaitedBy, discardAwaitedBy } from "./_internal/awaited_by.js";
-import { currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
+import { addAwaitedBy, discardAwaitedBy } from "./_internal/kernel/awaited_by.js";
+import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
 import { type CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
 import type { EventLoop } from "./events.js";
 import type { Future } from "./futures.js";

@@ -9,7 +9,7 @@
  * @module
  */
 import { AsyncResource } from "node:async_hooks";
-import { addAwaitedBy, discardAwaitedBy } from "./_internal/awaited_by.js";
+import { addAwaitedBy, discardAwaitedBy } from "./_internal/kernel/awaited_by.js";
 import {
   type Frame,
   RUN_DEFER,
@@ -19,12 +19,12 @@ import {
   currentTaskOrNull,
   frameStorage,
   requireRunningLoop,
-} from "./_internal/context.js";
+} from "./_internal/kernel/context.js";
 import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
 import { type Awaitable, Future } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
-import { Deque } from "./_internal/deque.js";
+import { Deque } from "./_internal/kernel/deque.js";
 
 /** Options of `createTask`, `loop.createTask`, `TaskGroup.createTask`. */
 export interface TaskOptions {

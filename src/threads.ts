@@ -5,7 +5,7 @@
 import { getRunningLoop } from "./events.js";
 import type { ModuleFunction, WorkerFunction } from "./executors.js";
 import "./executors.js";
-import { toRequest } from "./_internal/worker_pool.js";
+import { toRequest } from "./_internal/processes/worker_pool.js";
 
 /**
  * Runs `fn(...args)` in a worker thread of the running loop's default executor and returns its result, so

@@ -4,7 +4,7 @@
  * @module
  */
 import { inspect } from "node:util";
-import { currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
+import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
 import { RuntimeError, TimeoutError } from "./exceptions.js";
 import type { Handle } from "./events.js";
 import { type Task, _asCancelledError } from "./tasks.js";

@@ -15,9 +15,9 @@
  */
 import { type Callback, EventLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
-import { type ResolvedSignal, type SignalLike, resolveSignal } from "./_internal/signals.js";
+import { type ResolvedSignal, type SignalLike, resolveSignal } from "./_internal/processes/signals.js";
 
-export type { SignalLike } from "./_internal/signals.js";
+export type { SignalLike } from "./_internal/processes/signals.js";
 
 declare module "./events.js" {
   interface EventLoop {

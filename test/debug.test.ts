@@ -2,8 +2,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncResource } from "node:async_hooks";
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as asyncio from "../src/index.js";
+import { ownCodeDirectories } from "../src/_internal/tools/debug.js";
 import { isInstance } from "./helpers/expect.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -55,6 +58,17 @@ async function logsOf(debug: boolean, main: (loop: asyncio.EventLoop) => Promise
  */
 const slow = (lines: string[], name?: string): string[] =>
   lines.filter((l) => l.startsWith("Executing ") && (name === undefined || l.split("\n")[0]!.includes(name)));
+
+describe("the package's own frames", () => {
+  test("the package root computed from the debug module's location holds this package, with src/ and dist/ in it", () => {
+    const [src, dist] = ownCodeDirectories();
+    const root = join(src!, "..");
+    const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { name?: string };
+    assert.equal(manifest.name, "asyncio-ts");
+    assert.equal(existsSync(join(src!, "tasks.ts")), true);
+    assert.equal(dist, join(root, "dist") + sep);
+  });
+});
 
 describe("slow callbacks", () => {
   test("a slow callback is logged in debug mode, in Python's words", async () => {

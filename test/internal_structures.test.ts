@@ -1,8 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Deque } from "../src/_internal/deque.js";
-import { BinaryHeap } from "../src/_internal/heap.js";
+import { Deque } from "../src/_internal/kernel/deque.js";
+import { BinaryHeap } from "../src/_internal/kernel/heap.js";
 
 function drain<T>(d: Deque<T>): T[] {
   const out: T[] = [];

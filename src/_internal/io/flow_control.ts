@@ -8,7 +8,7 @@
  * resume when it drains to the low-water mark (64 KiB and 16 KiB by default).
  * @module
  */
-import type { EventLoop } from "../events.js";
+import type { EventLoop } from "../../events.js";
 import { describe } from "./netutil.js";
 
 /** Checks and resolves write-buffer limits as asyncio: `high` defaults to 64 KiB (or 4 × low), `low` to high / 4. */

@@ -4,7 +4,7 @@
  * Invariant: for every i > 0, items[(i - 1) >> 1] comes before items[i]; ties on `_when` are broken by `_seq`,
  * so timers due at the same time run in the order they were scheduled.
  */
-import type { TimerHandle } from "../events.js";
+import type { TimerHandle } from "../../events.js";
 
 function before(a: TimerHandle, b: TimerHandle): boolean {
   return a._when < b._when || (a._when === b._when && a._seq < b._seq);

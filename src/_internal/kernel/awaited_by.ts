@@ -9,7 +9,7 @@
  * Invariant: `waiter ∈ awaitedBy.get(fut)` exactly when `fut ∈ awaiting.get(waiter)`. Keys are weak, so a
  * forgotten discard never keeps a done Future alive longer than its waiter.
  */
-import type { Future } from "../futures.js";
+import type { Future } from "../../futures.js";
 
 type AnyFuture = Future<unknown>;
 

@@ -13,8 +13,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
-import { CancelledError, RuntimeError } from "../exceptions.js";
-import { Deque } from "./deque.js";
+import { CancelledError, RuntimeError } from "../../exceptions.js";
+import { Deque } from "../kernel/deque.js";
 import { WORKER_SOURCE } from "./worker_source.js";
 
 /** A function of a module, to run in a worker: `{ module: new URL("./work.js", import.meta.url), export: "hash" }`. */

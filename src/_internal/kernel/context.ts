@@ -7,9 +7,9 @@
  * V8 in the awaiting function's context) learns which task awaits it.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { EventLoop } from "../events.js";
-import type { Task } from "../tasks.js";
-import { RuntimeError } from "../exceptions.js";
+import type { EventLoop } from "../../events.js";
+import type { Task } from "../../tasks.js";
+import { RuntimeError } from "../../exceptions.js";
 
 /** What the async context knows: the loop, and the task when the code is a task's body. */
 export interface Frame {

@@ -5,8 +5,8 @@
  * @module
  */
 import { constants as osConstants } from "node:os";
-import type { EventLoop } from "../events.js";
-import { frameStorage } from "./context.js";
+import type { EventLoop } from "../../events.js";
+import { frameStorage } from "../kernel/context.js";
 
 /**
  * Wraps a Node event listener so it runs in the loop's async context (no current task), whatever context Node

@@ -16,11 +16,11 @@ import { type AsyncHook, createHook } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { isMainThread } from "node:worker_threads";
-import { RUN_DONE, type RunResult, type Runnable, currentTaskOrNull, frameStorage, runningLoopOrNull } from "./context.js";
-import { RuntimeError } from "../exceptions.js";
-import type { EventLoop } from "../events.js";
-import type { Future } from "../futures.js";
-import type { Task } from "../tasks.js";
+import { RUN_DONE, type RunResult, type Runnable, currentTaskOrNull, frameStorage, runningLoopOrNull } from "../kernel/context.js";
+import { RuntimeError } from "../../exceptions.js";
+import type { EventLoop } from "../../events.js";
+import type { Future } from "../../futures.js";
+import type { Task } from "../../tasks.js";
 
 /** The signal that makes a process running a loop in debug mode print all its tasks' call graphs. */
 export const DUMP_SIGNAL = "SIGUSR2";
@@ -31,9 +31,14 @@ const CREATION_STACK_LIMIT = 30;
 // ------------------------------------------------------------------ stacks
 
 // This package's own code: `src/` (or `dist/` when built, whose source maps point back into `src/`).
-const packageRoot = new URL("../../", import.meta.url);
+const packageRoot = new URL("../../../", import.meta.url);
 const ownDirUrls = ["src/", "dist/"].map((dir) => new URL(dir, packageRoot).href);
 const ownDirPaths = ownDirUrls.map((url) => fileURLToPath(url));
+
+/** The directories whose frames count as this package's own (`src/` and `dist/`, as paths); for tests. */
+export function ownCodeDirectories(): readonly string[] {
+  return ownDirPaths;
+}
 
 function isOwnCode(location: string, fileName: string): boolean {
   return ownDirUrls.some((url) => location.startsWith(url)) || ownDirPaths.some((path) => fileName.startsWith(path));
