@@ -311,8 +311,8 @@ export class RateLimiter extends _LoopBound {
       throw new TypeError(`RateLimiter: expected \`options\` to be an object with a \`rate\`, got ${_describe(options)}`);
     }
     this.#rate = checkPositive(options.rate, "rate");
-    this.#period = checkPositive(options.period ?? 1, "period");
-    this.#burst = checkPositive(options.burst ?? this.#rate, "burst");
+    this.#period = checkPositive(options.period === undefined ? 1 : options.period, "period");
+    this.#burst = checkPositive(options.burst === undefined ? this.#rate : options.burst, "burst");
     this.#tokens = this.#burst;
   }
 

@@ -22,8 +22,13 @@ export interface RetryOptions {
   jitter?: boolean;
   /** Decides whether a failure is retried (default: every failure but a cancellation). */
   retryIf?: (error: unknown) => boolean;
-  /** Seconds an attempt may take before it fails with `TimeoutError` (default `null`: no limit). */
+  /** Seconds an attempt may take before it fails with `TimeoutError` (default `null`, or `Infinity`: no limit). */
   attemptTimeout?: number | null;
+}
+
+/** An option's value, or `fallback` when it is left out (`undefined`; `null` is a value, and a bad one). */
+function orDefault<V>(value: V | undefined, fallback: V): V {
+  return value === undefined ? fallback : value;
 }
 
 function checkNumber(value: unknown, name: string, rule: string, ok: (n: number) => boolean): number {
@@ -31,6 +36,10 @@ function checkNumber(value: unknown, name: string, rule: string, ok: (n: number)
   if (Number.isNaN(value) || !ok(value)) throw new RangeError(`retry: expected \`${name}\` to be ${rule}, got ${_describe(value)}`);
   return value;
 }
+
+const isCount = (n: number): boolean => n === Infinity || (Number.isInteger(n) && n >= 1);
+const isDelay = (n: number): boolean => Number.isFinite(n) && n >= 0;
+const isFactor = (n: number): boolean => Number.isFinite(n) && n > 0;
 
 /**
  * Calls `fn(attempt)` (`attempt` counting from 1) in the calling task until it returns or throws an error that is not
@@ -49,23 +58,20 @@ export async function retry<T>(fn: (attempt: number) => T | PromiseLike<T>, opti
   if (options === null || typeof options !== "object") {
     throw new TypeError(`retry: expected \`options\` to be an object, got ${_describe(options)}`);
   }
-  const attempts = checkNumber(options.attempts ?? 3, "attempts", "an integer from 1 up or Infinity", (n) =>
-    n === Infinity || (Number.isInteger(n) && n >= 1),
-  );
-  const initialDelay = checkNumber(options.initialDelay ?? 0.1, "initialDelay", "a finite number from 0 up", (n) =>
-    Number.isFinite(n) && n >= 0,
-  );
-  const factor = checkNumber(options.factor ?? 2, "factor", "a finite number above 0", (n) => Number.isFinite(n) && n > 0);
-  const maxDelay = checkNumber(options.maxDelay ?? 10, "maxDelay", "a finite number from 0 up", (n) => Number.isFinite(n) && n >= 0);
-  const jitter = options.jitter ?? true;
+  const attempts = checkNumber(orDefault(options.attempts, 3), "attempts", "an integer from 1 up or Infinity", isCount);
+  const initialDelay = checkNumber(orDefault(options.initialDelay, 0.1), "initialDelay", "a finite number from 0 up", isDelay);
+  const factor = checkNumber(orDefault(options.factor, 2), "factor", "a finite number above 0", isFactor);
+  const maxDelay = checkNumber(orDefault(options.maxDelay, 10), "maxDelay", "a finite number from 0 up", isDelay);
+  const jitter = orDefault(options.jitter, true);
   if (typeof jitter !== "boolean") throw new TypeError(`retry: expected \`jitter\` to be a boolean, got ${_describe(jitter)}`);
   const retryIf = options.retryIf;
   if (retryIf !== undefined && typeof retryIf !== "function") {
     throw new TypeError(`retry: expected \`retryIf\` to be a function, got ${_describe(retryIf)}`);
   }
-  const attemptTimeout = options.attemptTimeout ?? null;
+  let attemptTimeout = options.attemptTimeout ?? null;
   if (attemptTimeout !== null) {
     checkNumber(attemptTimeout, "attemptTimeout", "a number of seconds above 0, or null", (n) => n > 0);
+    if (attemptTimeout === Infinity) attemptTimeout = null;
   }
 
   for (let attempt = 1; ; attempt++) {

@@ -814,6 +814,7 @@ describe("RateLimiter", () => {
   for (const option of ["rate", "period", "burst"] as const) {
     for (const [bad, cls] of [
       ["2", TypeError],
+      [null, TypeError],
       [0, RangeError],
       [-3, RangeError],
       [Number.NaN, RangeError],
