@@ -213,6 +213,7 @@ export class CapacityLimiter extends _LoopBound {
   /** Whether a token is free and nobody is queued for one (a cancelled waiter does not count). */
   #canTake(): boolean {
     if (this.#borrowers.size >= this.#total) return false;
+    if (this.#pending.size === 0) return true;
     for (const fut of this.#pending.values()) if (!fut.done()) return false;
     return true;
   }
@@ -411,6 +412,7 @@ export class RateLimiter extends _LoopBound {
   }
 
   #firstWaiting(): Future<boolean> | undefined {
+    if (this.#wants.size === 0) return undefined;
     for (const fut of this.#wants.keys()) if (!fut.done()) return fut;
     return undefined;
   }
