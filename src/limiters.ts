@@ -284,7 +284,8 @@ const EPSILON = 1e-9;
 /**
  * A token bucket on the loop's clock: it holds up to `burst` tokens, starts full and refills continuously at `rate`
  * tokens per `period` seconds. `acquire(n)` takes `n` tokens, waiting until the bucket has them; waiters are served
- * in FIFO order, so a large request is never starved by small ones behind it.
+ * in FIFO order, so a large request is never starved by small ones behind it. Its clock is that of the loop of its
+ * first `acquire()`, to which it stays bound: an `acquire()` from another loop rejects with `RuntimeError`.
  */
 export class RateLimiter extends _LoopBound {
   // Invariants: `#tokens` is the bucket's content at loop time `#stamp` (NaN until the first acquire(), when the

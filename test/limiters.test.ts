@@ -534,8 +534,10 @@ test("property: a limiter loses no token, never lets in more than its capacity, 
                 arrivals.push(i);
                 await limiter.with(async () => {
                   inside++;
-                  // Never more inside than the tokens handed out, and a token is only handed out below the total.
+                  // Never more inside than the tokens handed out. A token is only handed out below the total, and the
+                  // total changes at x.25 s, never at the time a token is handed over (whole or half seconds).
                   assert.equal(inside <= limiter.borrowedTokens, true);
+                  assert.equal(limiter.borrowedTokens <= limiter.totalTokens, true);
                   entered.push(i);
                   enteredAt.set(i, now());
                   try {
@@ -840,6 +842,17 @@ describe("RateLimiter", () => {
   test("acquire() outside a running loop rejects with RuntimeError", async () => {
     const limiter = new asyncio.RateLimiter({ rate: 1 });
     isInstance(await rejection(limiter.acquire()), asyncio.RuntimeError);
+  });
+
+  test("a rate limiter keeps the clock of the loop it was first used on; another loop gets RuntimeError", async () => {
+    const limiter = new asyncio.RateLimiter({ rate: 1, burst: 5 });
+    await asyncio.testing.run(() => limiter.acquire());
+    await asyncio.testing.run(async () => {
+      const error = await rejection(limiter.acquire());
+      isInstance(error, asyncio.RuntimeError);
+      assert.match(error.message, /different event loop/);
+    });
+    assert.equal(limiter.statistics().availableTokens, 4);
   });
 
   test("util.inspect shows the tokens, the rate and the waiting calls", () =>
