@@ -71,6 +71,11 @@ export class BrokenBarrierError extends Error {
   override name = "BrokenBarrierError";
 }
 
+/** A non-blocking call could not proceed without waiting (`CapacityLimiter.acquireNowait()` with no free token), as Trio's. */
+export class WouldBlock extends Error {
+  override name = "WouldBlock";
+}
+
 /** `sendfile` is not available for the given transport or file. */
 export class SendfileNotAvailableError extends Error {
   override name = "SendfileNotAvailableError";

@@ -13,6 +13,7 @@ export {
   QueueFull,
   QueueShutDown,
   BrokenBarrierError,
+  WouldBlock,
   SendfileNotAvailableError,
   RuntimeError,
   ExceptionGroup,
@@ -65,6 +66,12 @@ export type {
 } from "./locks.js";
 export { Queue, PriorityQueue, LifoQueue } from "./queues.js";
 export type { PriorityQueueOptions, QueueStatistics, QueueStorage } from "./queues.js";
+
+// Beyond Python 3.13: limiters and retries on the loop's clock (limiters.ts, retry.ts).
+export { CapacityLimiter, RateLimiter } from "./limiters.js";
+export type { CapacityLimiterStatistics, RateLimiterOptions, RateLimiterStatistics } from "./limiters.js";
+export { retry } from "./retry.js";
+export type { RetryOptions } from "./retry.js";
 
 // Network: transports, protocols, streams (transports.ts, protocols.ts, base_net.ts, streams.ts).
 import "./base_net.js"; // adds createConnection, createServer, ... to EventLoop.prototype
