@@ -12,8 +12,8 @@
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
 import type { Task } from "./tasks.js";
-import { Deque } from "./_internal/deque.js";
-import { currentTaskOrNull } from "./_internal/context.js";
+import { Deque } from "./_internal/kernel/deque.js";
+import { currentTaskOrNull } from "./_internal/kernel/context.js";
 import { RuntimeError, WouldBlock } from "./exceptions.js";
 import { _LoopBound, _describe } from "./locks.js";
 
