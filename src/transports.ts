@@ -54,11 +54,6 @@ export class BaseTransport {
 
 /** A transport that reads: pausing and resuming the protocol's receiving. */
 export class ReadTransport extends BaseTransport {
-  /** A `Transport` is a read transport too, although TypeScript classes have a single base. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return Function.prototype[Symbol.hasInstance].call(this, value) || (this === ReadTransport && value instanceof Transport);
-  }
-
   /** Whether the transport is receiving (not paused, not closing). */
   isReading(): boolean {
     return notImplemented(this, "isReading");
@@ -127,41 +122,19 @@ export class WriteTransport extends BaseTransport {
   }
 }
 
-/** A bidirectional stream transport (TCP, Unix socket, TLS): the methods of `ReadTransport` and `WriteTransport`. */
-export class Transport extends BaseTransport {
-  isReading(): boolean {
-    return notImplemented(this, "isReading");
-  }
-  pauseReading(): void {
-    notImplemented(this, "pauseReading");
-  }
-  resumeReading(): void {
-    notImplemented(this, "resumeReading");
-  }
-  setWriteBufferLimits(_high?: number | null, _low?: number | null): void {
-    notImplemented(this, "setWriteBufferLimits");
-  }
-  getWriteBufferLimits(): [number, number] {
-    return notImplemented(this, "getWriteBufferLimits");
-  }
-  getWriteBufferSize(): number {
-    return notImplemented(this, "getWriteBufferSize");
-  }
-  write(_data: Uint8Array | string): void {
-    notImplemented(this, "write");
-  }
-  writelines(list: Iterable<Uint8Array | string>): void {
-    for (const data of list) this.write(data);
-  }
-  writeEof(): void {
-    notImplemented(this, "writeEof");
-  }
-  canWriteEof(): boolean {
-    return notImplemented(this, "canWriteEof");
-  }
-  abort(): void {
-    notImplemented(this, "abort");
-  }
+/**
+ * A bidirectional stream transport (TCP, Unix socket, TLS): the methods of `ReadTransport` and `WriteTransport`, as
+ * CPython's `Transport(ReadTransport, WriteTransport)`. A class has one base in JavaScript: this one extends
+ * `ReadTransport` and takes `WriteTransport`'s methods (`instanceof WriteTransport` holds too).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- WriteTransport's methods are copied onto it below
+export class Transport extends ReadTransport {}
+
+/** The write side of a `Transport`: `WriteTransport`'s methods. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- as above
+export interface Transport extends WriteTransport {}
+for (const name of Object.getOwnPropertyNames(WriteTransport.prototype)) {
+  if (name !== "constructor") Object.defineProperty(Transport.prototype, name, Object.getOwnPropertyDescriptor(WriteTransport.prototype, name)!);
 }
 
 /** A datagram (UDP) transport. */
