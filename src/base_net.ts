@@ -31,7 +31,6 @@ import { type SSLOption, type TlsTimeouts, checkSSL, clientTlsOptions, serverTls
 import { connectRace, interleave } from "./staggered.js";
 import {
   checkPort,
-  describe,
   holdErrors,
   inLoop,
   makeProtocol,
@@ -39,6 +38,7 @@ import {
   runInLoop,
   systemError,
 } from "./_internal/io/netutil.js";
+import { describe } from "./_internal/validate.js";
 
 // ------------------------------------------------------------------ option types
 

@@ -29,9 +29,10 @@ import type { Future } from "./futures.js";
 import type { SubprocessProtocol } from "./protocols.js";
 import { type BaseTransport, ReadTransport, SubprocessTransport, WriteTransport } from "./transports.js";
 import { resolveSignal, signalNumber, type SignalLike } from "./_internal/processes/signals.js";
-import { describe, inLoop, isSystemError, systemError, toWritable } from "./_internal/io/netutil.js";
+import { inLoop, isSystemError, systemError, toWritable } from "./_internal/io/netutil.js";
 import { WriteFlowControl } from "./_internal/io/flow_control.js";
 import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/io/constants.js";
+import { describe } from "./_internal/validate.js";
 
 /** Python's `subprocess.PIPE`: connect a pipe to the child's stream. */
 export const PIPE = -1;

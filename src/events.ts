@@ -38,6 +38,7 @@ import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
 import { _newFuture, type _UnretrievedReport } from "./futures.js";
 import { _newTask, _ensureFutureOn } from "./tasks.js";
+import { checkSeconds } from "./_internal/validate.js";
 
 /** What a callback scheduled on the loop looks like. */
 export type Callback<A extends unknown[] = any[]> = (...args: A) => unknown;
@@ -73,14 +74,6 @@ function checkCallback(cb: unknown, method: string): void {
   if (typeof cb !== "function") {
     throw new TypeError(`${method}: expected \`callback\` to be a function, got ${cb === null ? "null" : typeof cb}`);
   }
-}
-
-function checkDelay(value: unknown, name: string, method: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${method}: expected \`${name}\` to be a number of seconds, got ${typeof value}`);
-  }
-  if (Number.isNaN(value)) throw new RangeError(`${method}: expected \`${name}\` to be a number of seconds, got NaN`);
-  return value;
 }
 
 /** A callback scheduled with `callSoon`; `cancel()` keeps it from running. */
@@ -292,13 +285,13 @@ export class EventLoop {
 
   /** Schedules `callback(...args)` to run `delay` seconds from now (a negative delay means now). `NaN` → `RangeError`. */
   callLater<A extends unknown[]>(delay: number, callback: Callback<A>, ...args: A): TimerHandle {
-    checkDelay(delay, "delay", "callLater");
+    checkSeconds(delay, "delay", "callLater");
     return this._callAt(this.time() + delay, callback, args, "callLater");
   }
 
   /** Schedules `callback(...args)` at loop time `when` (seconds, as `loop.time()`). `NaN` → `RangeError`. */
   callAt<A extends unknown[]>(when: number, callback: Callback<A>, ...args: A): TimerHandle {
-    checkDelay(when, "when", "callAt");
+    checkSeconds(when, "when", "callAt");
     return this._callAt(when, callback, args, "callAt");
   }
 

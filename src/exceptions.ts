@@ -1,3 +1,4 @@
+import { isIterable } from "./_internal/validate.js";
 /**
  * Every error class of asyncio-ts. Each sets `name` to its class name and carries its facts as fields,
  * so callers can branch on `instanceof` and read the details without parsing messages.
@@ -122,7 +123,7 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     if (typeof message !== "string") {
       throw new TypeError(`Expected \`message\` to be a string, got ${typeof message}`);
     }
-    if (exceptions == null || typeof (exceptions as any)[Symbol.iterator] !== "function") {
+    if (!isIterable(exceptions)) {
       throw new TypeError("Expected `exceptions` to be an iterable of errors");
     }
     const list = Array.from(exceptions);

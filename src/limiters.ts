@@ -15,7 +15,8 @@ import type { Task } from "./tasks.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { currentTaskOrNull } from "./_internal/kernel/context.js";
 import { RuntimeError, WouldBlock } from "./exceptions.js";
-import { _LoopBound, _describe } from "./locks.js";
+import { _LoopBound } from "./locks.js";
+import { describe } from "./_internal/validate.js";
 
 /** What `acquire()` returns when no waiting is needed: one shared settled promise. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -24,7 +25,7 @@ function noop(): void {}
 
 function checkBody(body: unknown, owner: string): void {
   if (typeof body !== "function") {
-    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${_describe(body)}`);
+    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${describe(body)}`);
   }
 }
 
@@ -50,11 +51,11 @@ export interface CapacityLimiterStatistics {
 
 function checkTotal(value: unknown): number {
   if (typeof value !== "number") {
-    throw new TypeError(`CapacityLimiter: expected \`totalTokens\` to be a number, got ${_describe(value)}`);
+    throw new TypeError(`CapacityLimiter: expected \`totalTokens\` to be a number, got ${describe(value)}`);
   }
   if (value !== Infinity && (!Number.isInteger(value) || value < 1)) {
     throw new RangeError(
-      `CapacityLimiter: expected \`totalTokens\` to be an integer from 1 up or Infinity, got ${_describe(value)}`,
+      `CapacityLimiter: expected \`totalTokens\` to be an integer from 1 up or Infinity, got ${describe(value)}`,
     );
   }
   return value;
@@ -267,10 +268,10 @@ export interface RateLimiterStatistics {
 
 function checkPositive(value: unknown, name: string): number {
   if (typeof value !== "number") {
-    throw new TypeError(`RateLimiter: expected \`${name}\` to be a number, got ${_describe(value)}`);
+    throw new TypeError(`RateLimiter: expected \`${name}\` to be a number, got ${describe(value)}`);
   }
   if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`RateLimiter: expected \`${name}\` to be a finite number above 0, got ${_describe(value)}`);
+    throw new RangeError(`RateLimiter: expected \`${name}\` to be a finite number above 0, got ${describe(value)}`);
   }
   return value;
 }
@@ -310,7 +311,7 @@ export class RateLimiter extends _LoopBound {
   constructor(options: RateLimiterOptions) {
     super();
     if (options === null || typeof options !== "object") {
-      throw new TypeError(`RateLimiter: expected \`options\` to be an object with a \`rate\`, got ${_describe(options)}`);
+      throw new TypeError(`RateLimiter: expected \`options\` to be an object with a \`rate\`, got ${describe(options)}`);
     }
     this.#rate = checkPositive(options.rate, "rate");
     this.#period = checkPositive(options.period === undefined ? 1 : options.period, "period");
@@ -343,11 +344,11 @@ export class RateLimiter extends _LoopBound {
    */
   acquire(tokens = 1): Promise<void> {
     if (typeof tokens !== "number") {
-      throw new TypeError(`RateLimiter.acquire: expected \`tokens\` to be a number, got ${_describe(tokens)}`);
+      throw new TypeError(`RateLimiter.acquire: expected \`tokens\` to be a number, got ${describe(tokens)}`);
     }
     if (!(tokens > 0) || tokens > this.#burst) {
       throw new RangeError(
-        `RateLimiter.acquire: expected \`tokens\` to be above 0 and at most the burst ${this.#burst}, got ${_describe(tokens)}`,
+        `RateLimiter.acquire: expected \`tokens\` to be above 0 and at most the burst ${this.#burst}, got ${describe(tokens)}`,
       );
     }
     let loop: EventLoop;

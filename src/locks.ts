@@ -18,21 +18,10 @@ import { Future } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import type { RunResult } from "./_internal/kernel/context.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
+import { describe, isPromiseLike } from "./_internal/validate.js";
 
 /** What `acquire()`/`wait()` return when no waiting is needed: one shared settled promise, nothing allocated. */
 const RESOLVED_TRUE: Promise<true> = Promise.resolve(true);
-
-/** @internal A short description of a value for error messages: `-1 (number)`, `"3" (string)`, `null`. */
-export function _describe(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (typeof value === "string") return `${JSON.stringify(value)} (string)`;
-  if (typeof value === "number" || typeof value === "boolean") return `${String(value)} (${typeof value})`;
-  if (typeof value === "bigint") return `${String(value)}n (bigint)`;
-  if (typeof value === "function") return "a function";
-  if (Array.isArray(value)) return "an array";
-  return `${inspect(value, { depth: 0, breakLength: Infinity })} (${typeof value})`;
-}
 
 /** @internal Removes `item` from `waiters` if present: O(1) at the head (the usual case), O(n) elsewhere. */
 export function _removeWaiter<T>(waiters: Deque<T>, item: T): void {
@@ -42,7 +31,7 @@ export function _removeWaiter<T>(waiters: Deque<T>, item: T): void {
 
 function checkBody(body: unknown, owner: string): void {
   if (typeof body !== "function") {
-    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${_describe(body)}`);
+    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${describe(body)}`);
   }
 }
 
@@ -339,7 +328,7 @@ export class Condition extends _LoopBound {
     super();
     if (lock === undefined || lock === null) lock = new Lock();
     else if (!(lock instanceof Lock)) {
-      throw new TypeError(`Condition: expected \`lock\` to be an asyncio Lock, got ${_describe(lock)}`);
+      throw new TypeError(`Condition: expected \`lock\` to be an asyncio Lock, got ${describe(lock)}`);
     }
     this.#lock = lock;
   }
@@ -434,7 +423,7 @@ export class Condition extends _LoopBound {
    */
   async waitFor<R>(predicate: () => R): Promise<R> {
     if (typeof predicate !== "function") {
-      throw new TypeError(`Condition.waitFor: expected \`predicate\` to be a function, got ${_describe(predicate)}`);
+      throw new TypeError(`Condition.waitFor: expected \`predicate\` to be a function, got ${describe(predicate)}`);
     }
     let result = checkPredicate(predicate());
     while (!result) {
@@ -449,7 +438,7 @@ export class Condition extends _LoopBound {
    * otherwise); the woken tasks return once they get the lock back.
    */
   notify(n = 1): void {
-    if (typeof n !== "number") throw new TypeError(`Condition.notify: expected \`n\` to be a number, got ${_describe(n)}`);
+    if (typeof n !== "number") throw new TypeError(`Condition.notify: expected \`n\` to be a number, got ${describe(n)}`);
     if (Number.isNaN(n)) throw new RangeError("Condition.notify: expected `n` to be a number, got NaN");
     if (!this.#lock.locked()) throw new RuntimeError("Condition.notify: cannot notify on an un-acquired lock");
     this.#notify(n);
@@ -484,7 +473,7 @@ export class Condition extends _LoopBound {
 }
 
 function checkPredicate<R>(value: R): R {
-  if (value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function") {
+  if (isPromiseLike(value)) {
     throw new TypeError("Condition.waitFor: `predicate` returned a promise; pass a synchronous function");
   }
   return value;
@@ -504,10 +493,10 @@ export interface SemaphoreStatistics {
 
 function checkCounter(value: unknown, owner: string): number {
   if (typeof value !== "number") {
-    throw new TypeError(`${owner}: expected \`value\` to be a number, got ${_describe(value)}`);
+    throw new TypeError(`${owner}: expected \`value\` to be a number, got ${describe(value)}`);
   }
   if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${owner}: expected \`value\` to be an integer >= 0, got ${_describe(value)}`);
+    throw new RangeError(`${owner}: expected \`value\` to be an integer >= 0, got ${describe(value)}`);
   }
   return value;
 }
@@ -685,10 +674,10 @@ export class Barrier extends _LoopBound {
   constructor(parties: number) {
     super();
     if (typeof parties !== "number") {
-      throw new TypeError(`Barrier: expected \`parties\` to be a number, got ${_describe(parties)}`);
+      throw new TypeError(`Barrier: expected \`parties\` to be a number, got ${describe(parties)}`);
     }
     if (!Number.isInteger(parties) || parties < 1) {
-      throw new RangeError(`Barrier: expected \`parties\` to be an integer >= 1, got ${_describe(parties)}`);
+      throw new RangeError(`Barrier: expected \`parties\` to be an integer >= 1, got ${describe(parties)}`);
     }
     this.#parties = parties;
   }

@@ -11,7 +11,8 @@ import type { Future } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { BinaryHeap } from "./_internal/kernel/heap.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./exceptions.js";
-import { Event, _LoopBound, _describe, _removeWaiter } from "./locks.js";
+import { Event, _LoopBound, _removeWaiter } from "./locks.js";
+import { describe } from "./_internal/validate.js";
 
 /** What `put()` returns when no waiting is needed: one shared settled promise, nothing allocated. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -63,7 +64,7 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
   constructor(maxsize = 0) {
     super();
     if (typeof maxsize !== "number") {
-      throw new TypeError(`${new.target.name}: expected \`maxsize\` to be a number, got ${_describe(maxsize)}`);
+      throw new TypeError(`${new.target.name}: expected \`maxsize\` to be a number, got ${describe(maxsize)}`);
     }
     if (Number.isNaN(maxsize)) throw new RangeError(`${new.target.name}: expected \`maxsize\` to be a number, got NaN`);
     this.#maxsize = maxsize;
@@ -387,7 +388,7 @@ function pythonOrder(a: unknown, b: unknown): number {
   }
   if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
   throw new TypeError(
-    `PriorityQueue: cannot order ${_describe(a)} and ${_describe(b)}; ` +
+    `PriorityQueue: cannot order ${describe(a)} and ${describe(b)}; ` +
       "the default order handles numbers, bigints, booleans, strings, Dates and arrays of them (pass `{ compare }` for others)",
   );
 }
@@ -421,7 +422,7 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
     super(maxsize);
     const compare = options?.compare;
     if (compare !== undefined && typeof compare !== "function") {
-      throw new TypeError(`PriorityQueue: expected \`compare\` to be a function, got ${_describe(compare)}`);
+      throw new TypeError(`PriorityQueue: expected \`compare\` to be a function, got ${describe(compare)}`);
     }
     this.#compare = compare ?? pythonOrder;
   }

@@ -4,9 +4,9 @@
  * everything runs on the loop's clock and a `testing.VirtualEventLoop` runs an hour of backoff in milliseconds.
  * @module
  */
-import { _describe } from "./locks.js";
 import { _asCancelledError, sleep } from "./tasks.js";
 import { timeout } from "./timeouts.js";
+import { describe } from "./_internal/validate.js";
 
 /** The options of `retry(fn, options)`. */
 export interface RetryOptions {
@@ -32,8 +32,8 @@ function orDefault<V>(value: V | undefined, fallback: V): V {
 }
 
 function checkNumber(value: unknown, name: string, rule: string, ok: (n: number) => boolean): number {
-  if (typeof value !== "number") throw new TypeError(`retry: expected \`${name}\` to be a number, got ${_describe(value)}`);
-  if (Number.isNaN(value) || !ok(value)) throw new RangeError(`retry: expected \`${name}\` to be ${rule}, got ${_describe(value)}`);
+  if (typeof value !== "number") throw new TypeError(`retry: expected \`${name}\` to be a number, got ${describe(value)}`);
+  if (Number.isNaN(value) || !ok(value)) throw new RangeError(`retry: expected \`${name}\` to be ${rule}, got ${describe(value)}`);
   return value;
 }
 
@@ -54,19 +54,19 @@ const isFactor = (n: number): boolean => Number.isFinite(n) && n > 0;
  * propagates at once: it is never retried.
  */
 export async function retry<T>(fn: (attempt: number) => T | PromiseLike<T>, options: RetryOptions = {}): Promise<T> {
-  if (typeof fn !== "function") throw new TypeError(`retry: expected \`fn\` to be a function, got ${_describe(fn)}`);
+  if (typeof fn !== "function") throw new TypeError(`retry: expected \`fn\` to be a function, got ${describe(fn)}`);
   if (options === null || typeof options !== "object") {
-    throw new TypeError(`retry: expected \`options\` to be an object, got ${_describe(options)}`);
+    throw new TypeError(`retry: expected \`options\` to be an object, got ${describe(options)}`);
   }
   const attempts = checkNumber(orDefault(options.attempts, 3), "attempts", "an integer from 1 up or Infinity", isCount);
   const initialDelay = checkNumber(orDefault(options.initialDelay, 0.1), "initialDelay", "a finite number from 0 up", isDelay);
   const factor = checkNumber(orDefault(options.factor, 2), "factor", "a finite number above 0", isFactor);
   const maxDelay = checkNumber(orDefault(options.maxDelay, 10), "maxDelay", "a finite number from 0 up", isDelay);
   const jitter = orDefault(options.jitter, true);
-  if (typeof jitter !== "boolean") throw new TypeError(`retry: expected \`jitter\` to be a boolean, got ${_describe(jitter)}`);
+  if (typeof jitter !== "boolean") throw new TypeError(`retry: expected \`jitter\` to be a boolean, got ${describe(jitter)}`);
   const retryIf = options.retryIf;
   if (retryIf !== undefined && typeof retryIf !== "function") {
-    throw new TypeError(`retry: expected \`retryIf\` to be a function, got ${_describe(retryIf)}`);
+    throw new TypeError(`retry: expected \`retryIf\` to be a function, got ${describe(retryIf)}`);
   }
   let attemptTimeout = options.attemptTimeout ?? null;
   if (attemptTimeout !== null) {

@@ -15,7 +15,8 @@ import type { HostPort } from "./base_net.js";
 import { type SSLOption, type TlsTimeouts, tlsExtra, tlsHandshake } from "./sslproto.js";
 import { BaseTransport } from "./transports.js";
 import { _SocketTransport } from "./socket_transports.js";
-import { type LoopResource, describe, holdErrors, inLoop, makeProtocol, releaseErrors, trackResource, untrackResource } from "./_internal/io/netutil.js";
+import { type LoopResource, holdErrors, inLoop, makeProtocol, releaseErrors, trackResource, untrackResource } from "./_internal/io/netutil.js";
+import { describe } from "./_internal/validate.js";
 
 /** A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`. */
 export class ServerSocket {

@@ -22,7 +22,6 @@ import { RuntimeError } from "./exceptions.js";
 import type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
 import {
   type LoopResource,
-  describe,
   inLoop,
   isSystemError,
   systemError,
@@ -35,6 +34,7 @@ import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/io/constants.js";
 
 
 import { DatagramTransport, Transport } from "./transports.js";
+import { describe, isIterable } from "./_internal/validate.js";
 
 // ------------------------------------------------------------------ socket transports
 
@@ -240,7 +240,7 @@ export class _SocketTransport extends Transport implements LoopResource {
   }
 
   override writelines(list: Iterable<Uint8Array | string>): void {
-    if (list === null || typeof (list as any)?.[Symbol.iterator] !== "function") {
+    if (!isIterable(list)) {
       throw new TypeError(`writelines: expected \`list\` to be an iterable of Uint8Array or string, got ${describe(list)}`);
     }
     const items = Array.from(list, (d) => toWritable(d, "writelines"));

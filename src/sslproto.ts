@@ -10,7 +10,8 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
-import { checkTimeout, describe, holdErrors, inLoop, runInLoop, systemError } from "./_internal/io/netutil.js";
+import { checkTimeout, holdErrors, inLoop, runInLoop, systemError } from "./_internal/io/netutil.js";
+import { describe } from "./_internal/validate.js";
 
 /**
  * The `ssl` option: `true` (client only: the default CA store, certificate and host name checked), a

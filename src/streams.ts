@@ -24,8 +24,9 @@ import type {
 } from "./base_net.js";
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
-import { describe, systemError, toBytes } from "./_internal/io/netutil.js";
+import { systemError, toBytes } from "./_internal/io/netutil.js";
 import "./base_net.js";
+import { describe } from "./_internal/validate.js";
 
 export { Server, ServerSocket } from "./servers.js";
 

@@ -25,8 +25,9 @@ import {
   _checkShellCommand,
   _makeSubprocessTransport,
 } from "./base_subprocess.js";
-import { describe, isSystemError } from "./_internal/io/netutil.js";
+import { isSystemError } from "./_internal/io/netutil.js";
 import type { SignalLike } from "./_internal/processes/signals.js";
+import { describe } from "./_internal/validate.js";
 
 export type { StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./base_subprocess.js";
 

@@ -25,6 +25,7 @@ import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop
 import { type Awaitable, Future } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
 import { Deque } from "./_internal/kernel/deque.js";
+import { checkSecondsOrNull, isIterable, isPromiseLike } from "./_internal/validate.js";
 
 /** Options of `createTask`, `loop.createTask`, `TaskGroup.createTask`. */
 export interface TaskOptions {
@@ -40,12 +41,6 @@ let taskCounter = 0;
 
 /** A task's scope only carries its creator's async context: no destroy tracking needed. */
 const RESOURCE_OPTIONS = { requireManualDestroy: true };
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as any).then === "function"
-  );
-}
 
 /** @internal Throws a TypeError showing the thunk form when `fn` is not a coroutine function. */
 export function _checkCoroutineFunction(fn: unknown, method: string): void {
@@ -509,7 +504,7 @@ function isGatherOptions(value: unknown): value is GatherOptions {
   return (
     value !== null &&
     typeof value === "object" &&
-    typeof (value as any).then !== "function" &&
+    !isPromiseLike(value) &&
     Object.getPrototypeOf(value) === Object.prototype
   );
 }
@@ -603,13 +598,6 @@ export const ALL_COMPLETED = "ALL_COMPLETED";
 /** When `wait()` returns. */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
 
-function checkTimeoutArg(value: unknown, method: string): number | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== "number") throw new TypeError(`${method}: expected \`timeout\` to be a number of seconds or null, got ${typeof value}`);
-  if (Number.isNaN(value)) throw new RangeError(`${method}: expected \`timeout\` to be a number of seconds or null, got NaN`);
-  return value;
-}
-
 /**
  * Waits for the Futures/Tasks in `fs` until `returnWhen` holds or `timeout` seconds pass; returns `[done, pending]`.
  * Does not cancel anything and does not throw on timeout. Empty `fs` → `RangeError`; a promise or function → `TypeError`.
@@ -620,10 +608,10 @@ export async function wait<T>(
   fs: Iterable<Future<T>>,
   options: { timeout?: number | null; returnWhen?: ReturnWhen } = {},
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
-  if (fs == null || typeof (fs as any)[Symbol.iterator] !== "function") {
+  if (!isIterable(fs)) {
     throw new TypeError(`wait: expected \`fs\` to be an iterable of Tasks or Futures, got ${fs === null ? "null" : typeof fs}`);
   }
-  const timeout = checkTimeoutArg(options.timeout, "wait");
+  const timeout = checkSecondsOrNull(options.timeout, "timeout", "wait");
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new RangeError(`Invalid return_when value: ${String(returnWhen)}`);
@@ -680,7 +668,7 @@ export async function wait<T>(
  * Cancellation: cancels `aw` too (a Future or Task), like the timeout does.
  */
 export async function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Promise<T> {
-  const limit = checkTimeoutArg(timeout, "waitFor");
+  const limit = checkSecondsOrNull(timeout, "timeout", "waitFor");
   const loop = requireRunningLoop();
   if (limit !== null && limit <= 0) {
     const fut = _ensureFutureOn(aw, loop);
@@ -819,10 +807,10 @@ export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIt
  * `for await (const t of asCompleted(xs))` gives the original tasks. After `timeout` seconds, `TimeoutError`.
  */
 export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options: { timeout?: number | null } = {}): AsCompletedIterator<T> {
-  if (aws instanceof Future || isPromiseLike(aws) || aws == null || typeof (aws as any)[Symbol.iterator] !== "function") {
+  if (aws instanceof Future || isPromiseLike(aws) || !isIterable(aws)) {
     throw new TypeError(`asCompleted: expected an iterable of awaitables, got ${aws === null ? "null" : aws instanceof Future ? "a Future" : typeof aws}`);
   }
-  const timeout = checkTimeoutArg(options.timeout, "asCompleted");
+  const timeout = checkSecondsOrNull(options.timeout, "timeout", "asCompleted");
   const loop = requireRunningLoop();
   // The same awaitable given twice is waited for (and yielded) once, as CPython.
   const seen = new Set<unknown>();

@@ -8,16 +8,10 @@ import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/contex
 import { RuntimeError, TimeoutError } from "./exceptions.js";
 import type { Handle } from "./events.js";
 import { type Task, _asCancelledError } from "./tasks.js";
+import { checkSecondsOrNull } from "./_internal/validate.js";
 
 /** The life of a Timeout: created → entered → (expiring → expired | exited). */
 type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
-
-function checkWhen(value: unknown, name: string, method: string): number | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== "number") throw new TypeError(`${method}: expected \`${name}\` to be a number of seconds or null, got ${typeof value}`);
-  if (Number.isNaN(value)) throw new RangeError(`${method}: expected \`${name}\` to be a number of seconds or null, got NaN`);
-  return value;
-}
 
 /**
  * A deadline for a block of code: `await timeout(5).with(async (t) => ...)`. Make one with `timeout()` or
@@ -47,7 +41,7 @@ export class Timeout {
    * Moves the deadline to loop time `when` (null: none). `RuntimeError` before entry or after the block ended.
    */
   reschedule(when: number | null): void {
-    const value = checkWhen(when, "when", "reschedule");
+    const value = checkSecondsOrNull(when, "when", "reschedule");
     if (this.state !== "active") {
       if (this.state === "created") throw new RuntimeError("Timeout has not been entered");
       throw new RuntimeError(`Cannot change state of ${this.state} Timeout`);
@@ -134,12 +128,12 @@ export class Timeout {
 
 /** A Timeout that expires `delay` seconds from now (`null`: no deadline); enter it with `.with(body)`. `RuntimeError` outside a loop. */
 export function timeout(delay: number | null): Timeout {
-  const value = checkWhen(delay, "delay", "timeout");
+  const value = checkSecondsOrNull(delay, "delay", "timeout");
   if (value === null) return new Timeout(null);
   return new Timeout(requireRunningLoop().time() + value);
 }
 
 /** A Timeout at loop time `when` (seconds, as `loop.time()`; `null`: no deadline). */
 export function timeoutAt(when: number | null): Timeout {
-  return new Timeout(checkWhen(when, "when", "timeoutAt"));
+  return new Timeout(checkSecondsOrNull(when, "when", "timeoutAt"));
 }

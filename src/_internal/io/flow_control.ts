@@ -9,7 +9,7 @@
  * @module
  */
 import type { EventLoop } from "../../events.js";
-import { describe } from "./netutil.js";
+import { describe } from "../validate.js";
 
 /** Checks and resolves write-buffer limits as asyncio: `high` defaults to 64 KiB (or 4 × low), `low` to high / 4. */
 export function resolveWriteLimits(high: number | null | undefined, low: number | null | undefined, method: string): [number, number] {

@@ -7,6 +7,7 @@
 import { constants as osConstants } from "node:os";
 import type { EventLoop } from "../../events.js";
 import { frameStorage } from "../kernel/context.js";
+import { describe } from "../validate.js";
 
 /**
  * Wraps a Node event listener so it runs in the loop's async context (no current task), whatever context Node
@@ -26,13 +27,6 @@ export function inLoop<A extends unknown[]>(loop: EventLoop, fn: (...args: A) =>
 /** Runs `fn()` in the loop's async context; Node objects created inside inherit it. */
 export function runInLoop<R>(loop: EventLoop, fn: () => R): R {
   return frameStorage.getStore() === loop._frame ? fn() : frameStorage.run(loop._frame, fn);
-}
-
-/** A short description of a value for error messages: `number`, `null`, `Array`, `Promise`... */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  return typeof value;
 }
 
 /** Bytes for a write: `Buffer`/`Uint8Array`/any `ArrayBufferView`/`ArrayBuffer` become a Buffer (no copy); a string stays. */
