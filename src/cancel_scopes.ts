@@ -96,6 +96,16 @@ function deliver(task: Task<unknown>, future: Future<unknown> | null): boolean {
   return true;
 }
 
+/** Forgets the held requests of `scope` and every scope around it. */
+function dropPending(scope: CancelScope): void {
+  for (let node: CancelScope | null = scope; node !== null; node = node._parent) {
+    if (node._pending > 0) {
+      node._pending = 0;
+      node._epoch++;
+    }
+  }
+}
+
 /** Something became visible while `task` may be suspended: interrupt the Future it waits on. */
 function recheck(task: Task<unknown>): void {
   const waiter = task._futWaiter;
@@ -411,12 +421,7 @@ export class CancelScope implements _ScopeHooks {
 
   /** @internal */
   _dropPending(): void {
-    for (let node: CancelScope | null = this; node !== null; node = node._parent) {
-      if (node._pending > 0) {
-        node._pending = 0;
-        node._epoch++;
-      }
-    }
+    dropPending(this);
   }
 
   toString(): string {
