@@ -39,6 +39,17 @@ export interface _Parked {
   readonly epoch: number;
 }
 
+/** Tasks whose pending `task.cancel()` was held back by a shield (it is delivered later, maybe inside a timeout). */
+const heldRequests = new WeakSet<Task<unknown>>();
+
+/**
+ * @internal Whether the cancellation pending for `task` is a `task.cancel()` a shield held back: a timeout entered now
+ * must not count it as its own.
+ */
+export function _heldOnEntry(task: Task<unknown>): boolean {
+  return task._mustCancel && heldRequests.has(task);
+}
+
 /** Waits that a cancelled scope does not interrupt (a task group waiting for children it has already cancelled). */
 const exemptWaits = new WeakSet<Future<unknown>>();
 
@@ -92,7 +103,10 @@ function deliver(task: Task<unknown>, future: Future<unknown> | null): boolean {
     }
     if (node._shield) break;
   }
-  if (edge === null) task._mustCancel = false;
+  if (edge === null) {
+    task._mustCancel = false;
+    heldRequests.delete(task);
+  }
   return true;
 }
 
@@ -411,6 +425,7 @@ export class CancelScope implements _ScopeHooks {
     task._mustCancel = true;
     task._cancelMessage = msg;
     recheck(task);
+    if (task._mustCancel) heldRequests.add(task);
     return true;
   }
 

@@ -96,6 +96,7 @@ export class TaskGroup {
       this.abort();
     }
     // The wait may be cancelled more than once (the parent cancelled repeatedly), hence the loop.
+    let lastCancel: CancelledError | null = null;
     while (this.tasks.size > 0 || this.pendingStarts > 0) {
       this.onCompleted ??= this.loop!.createFuture<boolean>();
       // Once every task is cancelled, a cancelled scope around the group must not turn this wait into a spin.
@@ -105,6 +106,7 @@ export class TaskGroup {
       } catch (e) {
         const cancelled = _asCancelledError(e);
         if (cancelled === null) throw e;
+        lastCancel = cancelled;
         if (!this.aborting) {
           // The parent task was cancelled while the body was done and the group waited.
           propagateCancel = cancelled;
@@ -119,6 +121,8 @@ export class TaskGroup {
       _withdraw(this.parked);
       this.parked = null;
       if (parent.uncancel() === 0) propagateCancel = null;
+      // After `cancel()`, a cancellation from outside that reached the wait is not ours: it must not be dropped.
+      else propagateCancel ??= lastCancel;
     }
     if (propagateCancel !== null && this.errors.length === 0) throw propagateCancel;
     if (failed && _asCancelledError(error) === null) this.errors.push(error);

@@ -8,7 +8,7 @@ import { currentTaskOrNull, requireRunningLoop } from "./_internal/context.js";
 import { RuntimeError, TimeoutError } from "./exceptions.js";
 import type { Handle } from "./events.js";
 import { type Task, _asCancelledError } from "./tasks.js";
-import { type CancelScope, type _Parked, _requestCancel, _scopeCancelVisible, _scopeOf, _withdraw } from "./cancel_scopes.js";
+import { type CancelScope, type _Parked, _heldOnEntry, _requestCancel, _scopeCancelVisible, _scopeOf, _withdraw } from "./cancel_scopes.js";
 
 /** The life of a Timeout: created → entered → (expiring → expired | exited). */
 type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
@@ -97,7 +97,8 @@ export class Timeout {
     if (task === null) throw new RuntimeError("Timeout should be used inside a task");
     this.task = task;
     this.state = "active";
-    this.cancellingAtEntry = task.cancelling();
+    // A request a shield held back and released is not ours even though it will be delivered inside the block.
+    this.cancellingAtEntry = task.cancelling() - (_heldOnEntry(task) ? 1 : 0);
     this.origin = _scopeOf(task);
     this.reschedule(this.whenValue);
   }
