@@ -1191,3 +1191,20 @@ test("a task with no active scope carries none, inside and after a scope", async
     assert.equal(me()._cancelScope, null);
   });
 });
+
+/** True when A and B are the same type (not merely assignable to each other). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+/** Compiles only when its type argument is `true` (checked by `npm run lint`). */
+function expectType<T extends true>(_proof?: T): void {}
+
+test("with() is typed as the body's value or undefined, and the shorthands return CancelScopes", async () => {
+  await testing.run(async () => {
+    const p = asyncio.moveOnAfter(1).with(async () => 5);
+    expectType<Equal<typeof p, Promise<number | undefined>>>();
+    expectType<Equal<ReturnType<typeof asyncio.failAt>, asyncio.CancelScope>>();
+    const options: asyncio.CancelScopeOptions = { deadline: 1, shield: false };
+    assert.equal(new CancelScope(options).deadline, 1);
+    assert.equal(await p, 5);
+  });
+});

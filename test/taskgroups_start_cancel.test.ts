@@ -506,7 +506,7 @@ test("when the caller is cancelled, started() afterwards does nothing", async ()
     let startedCallThrew: unknown = "not called";
     await new asyncio.TaskGroup().with(async (tg) => {
       const caller = asyncio.createTask(() =>
-        tg.start(async (status) => {
+        tg.start<string>(async (status) => {
           try {
             await asyncio.sleep(100);
           } catch {
@@ -703,5 +703,22 @@ test("the value of started() reaches start() across many starts in order", async
     });
     assert.deepEqual(values, [0, 10, 20, 30, 40]);
     assert.equal(now(), 15);
+  });
+});
+
+/** True when A and B are the same type (not merely assignable to each other). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+/** Compiles only when its type argument is `true` (checked by `npm run lint`). */
+function expectType<T extends true>(_proof?: T): void {}
+
+test("start<V>() is typed by the value its task gives started(), and TaskStatus is exported", async () => {
+  await testing.run(async () => {
+    await new asyncio.TaskGroup().with(async (tg) => {
+      const fn = async (status: asyncio.TaskStatus<{ port: number }>): Promise<void> => status.started({ port: 80 });
+      const p = tg.start(fn);
+      expectType<Equal<typeof p, Promise<{ port: number }>>>();
+      assert.deepEqual(await p, { port: 80 });
+    });
   });
 });
