@@ -634,6 +634,69 @@ test("scopes in different tasks are independent", async () => {
   });
 });
 
+test("a scope left out of order (a with() not awaited) is taken off the chain without breaking the others", async () => {
+  await testing.run(async () => {
+    const a = new CancelScope();
+    const b = new CancelScope();
+    const pendingA = a.with(() => asyncio.sleep(1, "a"));
+    const valueB = await b.with(async () => {
+      await asyncio.sleep(2);
+      b.cancel();
+      await asyncio.sleep(1);
+      return "b";
+    });
+    assert.equal(await pendingA, "a");
+    assert.equal(valueB, undefined);
+    assert.equal(b.cancelledCaught, true);
+    assert.equal(me()._cancelScope, null);
+    assert.equal(me().cancelling(), 0);
+  });
+});
+
+test("cancel() from a loop callback reaches the body like cancel() from a task", async () => {
+  await testing.run(async () => {
+    const scope = new CancelScope();
+    asyncio.getRunningLoop().callLater(1.5, () => scope.cancel());
+    const value = await scope.with(async () => {
+      for (let i = 0; i < 10; i++) await asyncio.sleep(1);
+      return "all";
+    });
+    assert.equal(value, undefined);
+    assert.equal(now(), 1.5);
+  });
+});
+
+test("moveOnAt and failAt take the shield option, and null means no deadline", async () => {
+  await testing.run(async () => {
+    assert.equal(asyncio.moveOnAt(5, { shield: true }).shield, true);
+    assert.equal(asyncio.failAt(null).deadline, Infinity);
+    assert.equal(asyncio.failAfter(null, { shield: true }).shield, true);
+    assert.equal(await asyncio.failAt(null).with(() => asyncio.sleep(100, "no deadline")), "no deadline");
+  });
+});
+
+test("a deadline of Infinity set on an active scope removes its deadline", async () => {
+  await testing.run(async () => {
+    const scope = asyncio.moveOnAfter(1);
+    const value = await scope.with(async () => {
+      scope.deadline = Infinity;
+      await asyncio.sleep(5);
+      return "kept";
+    });
+    assert.equal(value, "kept");
+    assert.equal(scope.cancelCalled, false);
+  });
+});
+
+test("the deadline timer is gone after an early exit: a later deadline does not touch the task", async () => {
+  await testing.run(async () => {
+    await asyncio.moveOnAfter(5).with(() => asyncio.sleep(1));
+    await asyncio.sleep(10);
+    assert.equal(me().cancelling(), 0);
+    assert.equal(now(), 11);
+  });
+});
+
 // ------------------------------------------------------------------ shields
 
 test("a shield keeps an outer scope's cancellation out, and it is delivered after", async () => {
