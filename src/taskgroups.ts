@@ -194,7 +194,7 @@ export class TaskGroup {
         return await status.ready;
       } catch (error) {
         const cancelled = _asCancelledError(error);
-        if (cancelled === null || status.state !== "waiting") throw error;
+        if (cancelled === null || status.state === "started") throw error;
         // The caller was cancelled before `started()`: the task goes with it.
         status.state = "abandoned";
         await cancelAndJoin(child, caller);
@@ -352,6 +352,11 @@ class StartStatus<V> implements TaskStatus<V> {
   started(value?: V): void {
     if (this.state === "started") throw new RuntimeError("TaskStatus.started() was called twice");
     if (this.state === "abandoned") return;
+    if (this.ready.cancelled()) {
+      // The caller was cancelled and has not resumed yet: it will cancel this task.
+      this.state = "abandoned";
+      return;
+    }
     this.state = "started";
     const child = this.child;
     if (child === null) {

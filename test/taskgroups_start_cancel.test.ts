@@ -722,3 +722,59 @@ test("start<V>() is typed by the value its task gives started(), and TaskStatus 
     });
   });
 });
+
+test("a start() task cancelled by someone else before started() makes start() throw CancelledError", async () => {
+  await testing.run(async () => {
+    await new asyncio.TaskGroup().with(async (tg) => {
+      let child!: asyncio.Task<unknown>;
+      const pending = tg.start(async () => {
+        child = me();
+        await asyncio.sleep(100);
+      });
+      await asyncio.sleep(1);
+      child.cancel();
+      isInstance(await rejection(pending), asyncio.CancelledError);
+      assert.equal(me().cancelling(), 0, "the caller itself was not cancelled");
+    });
+  });
+});
+
+test("start() called inside an already cancelled scope: started() does nothing and the task is cancelled", async () => {
+  await testing.run(async () => {
+    let child!: asyncio.Task<unknown>;
+    let afterStarted = false;
+    await new asyncio.TaskGroup().with(async (tg) => {
+      const scope = new asyncio.CancelScope();
+      scope.cancel();
+      await scope.with(() =>
+        tg.start(async (status) => {
+          child = me();
+          status.started();
+          await asyncio.sleep(10);
+          afterStarted = true;
+        }),
+      );
+      assert.equal(scope.cancelledCaught, true);
+    });
+    assert.equal(child.cancelled(), true);
+    assert.equal(afterStarted, false);
+    assert.equal(now(), 0);
+  });
+});
+
+test("a task that fails right after started() fails the group, though start() had its value", async () => {
+  await testing.run(async () => {
+    const error = await rejection(
+      new asyncio.TaskGroup().with(async (tg) => {
+        await tg.start<string>(async (status) => {
+          status.started("v");
+          throw new MyError("right after");
+        });
+        await asyncio.sleep(10);
+      }),
+    );
+    isInstance(error, asyncio.ExceptionGroup);
+    isInstance(error.exceptions[0], MyError);
+    assert.equal(now(), 0);
+  });
+});
