@@ -14,7 +14,7 @@ type Prog =
   | { k: "sleep"; d: number }
   | { k: "scope"; delay: number | null; cancelAt: number | null; shield: boolean; body: Prog[] }
   | { k: "timeout"; delay: number; body: Prog[] }
-  | { k: "group"; children: Prog[][]; body: Prog[]; cancelAt: number | null };
+  | { k: "group"; children: Prog[][]; starts: { before: Prog[]; after: Prog[] }[]; body: Prog[]; cancelAt: number | null };
 
 const progArb = fc.letrec<{ node: Prog; seq: Prog[] }>((tie) => ({
   node: fc.oneof(
@@ -31,6 +31,10 @@ const progArb = fc.letrec<{ node: Prog; seq: Prog[] }>((tie) => ({
     fc.record({
       k: fc.constant("group" as const),
       children: fc.array(tie("seq") as fc.Arbitrary<Prog[]>, { minLength: 1, maxLength: 2 }),
+      starts: fc.array(
+        fc.record({ before: tie("seq") as fc.Arbitrary<Prog[]>, after: tie("seq") as fc.Arbitrary<Prog[]> }),
+        { maxLength: 1 },
+      ),
       body: tie("seq") as fc.Arbitrary<Prog[]>,
       cancelAt: fc.option(fc.integer({ min: 0, max: 6 }), { nil: null }),
     }),
@@ -54,6 +58,8 @@ interface Frame {
   group?: asyncio.TaskGroup;
   /** For a group: a task failed or the body threw. */
   aborted?: boolean;
+  /** For the task of a `start()`: someone called its `cancel()` (its caller giving up, or the group). */
+  cancelRequested?: boolean;
 }
 
 type Category = "level" | "afterExit" | "ownership" | "cancelling" | "outerWins";
@@ -87,7 +93,7 @@ function outsideRequest(frame: Frame | null, externalIssued: boolean): boolean {
     if (f.kind === "scope" && f.scope!.cancelCalled) return true;
     if (f.kind === "group" && aborting(f)) return true;
     if (f.kind === "root") return externalIssued;
-    if (f.kind === "task") return aborting(f.parent!);
+    if (f.kind === "task") return f.cancelRequested === true || aborting(f.parent!);
   }
   return false;
 }
@@ -197,6 +203,21 @@ async function execute(program: Prog[], externalCancelAt: number | null): Promis
               );
             }
             try {
+              for (const start of node.starts) {
+                const startFrame: Frame = { kind: "task", parent: inner, closed: false };
+                await tg.start(async (status) => {
+                  const task = me();
+                  tasks.push(task);
+                  const cancel = task.cancel.bind(task);
+                  task.cancel = (msg?: string): boolean => {
+                    startFrame.cancelRequested = true;
+                    return cancel(msg);
+                  };
+                  await runSeq(start.before, startFrame);
+                  status.started();
+                  await runSeq(start.after, startFrame);
+                });
+              }
               await runSeq(node.body, inner);
             } catch (e) {
               inner.aborted = true;
