@@ -135,8 +135,9 @@ export class _ThenReaction implements Delivery, Promise<any> {
     if (loop._dirty) return RUN_DEFER;
     // A step of `task` starts here; cancellation is decided now, as CPython's `_must_cancel` at the top of a step.
     loop._stepTask = task;
-    if (task._mustCancel) {
-      task._mustCancel = false;
+    const scope = task._cancelScope;
+    if (scope === null ? task._mustCancel : scope._takeAtStep(task)) {
+      if (scope === null) task._mustCancel = false;
       if (future._state === "CANCELLED" || (future._hasException && future._exception instanceof CancelledError)) {
         // What the Future gives is a CancelledError already: that one is thrown in, as CPython keeps it.
         this._complete(future);

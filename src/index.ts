@@ -50,6 +50,9 @@ export type { AwaitedOf, GatherOptions, ReturnWhen, TaskOptions } from "./tasks.
 
 export { Timeout, timeout, timeoutAt } from "./timeouts.js";
 export { TaskGroup } from "./taskgroups.js";
+export type { TaskStatus } from "./taskgroups.js";
+export { CancelScope, moveOnAfter, moveOnAt, failAfter, failAt } from "./cancel_scopes.js";
+export type { CancelScopeOptions } from "./cancel_scopes.js";
 export { Runner, run } from "./runners.js";
 export type { RunnerOptions } from "./runners.js";
 

@@ -39,6 +39,21 @@ export interface TaskOptions {
 
 let taskCounter = 0;
 
+/**
+ * @internal What the kernel asks of the innermost cancel scope of a task (src/cancel_scopes.ts implements it). A task
+ * with no active scope (`_cancelScope === null`) never calls any of these: its fast paths pay one field check.
+ */
+export interface _ScopeHooks {
+  /** The task suspends on `future`: deliver what the scopes make visible (level-triggered scope cancels, held requests). */
+  _onAwait(task: Task<unknown>, future: Future<unknown>): void;
+  /** `task.cancel(msg)` was called (and counted): deliver it now, or hold it back behind a shield. */
+  _onCancel(task: Task<unknown>, msg: string | undefined): boolean;
+  /** A step of `task` starts: true when a held-back request is visible now and is delivered instead of the result. */
+  _takeAtStep(task: Task<unknown>): boolean;
+  /** The count of requests fell to 0: forget every request not yet delivered. */
+  _dropPending(): void;
+}
+
 /** A task's scope only carries its creator's async context: no destroy tracking needed. */
 const RESOURCE_OPTIONS = { requireManualDestroy: true };
 
@@ -112,7 +127,10 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   //   `cancel()` only uses it while it is pending.
   // - `_mustCancel` is a requested cancellation no awaited Future carried yet. It is delivered at the body's next
   //   suspension on a Future (which is cancelled), at the next awaiter delivery, or at the body's end.
-  // - `_numCancelsRequested` counts `cancel()` calls minus `uncancel()` calls (3.11+ semantics).
+  // - `_numCancelsRequested` counts `cancel()` calls minus `uncancel()` calls (3.11+ semantics); a cancelled cancel
+  //   scope the task is inside counts one until it exits.
+  // - `_cancelScope` is the innermost cancel scope the body is inside, or null; while it is set, every delivery of a
+  //   cancellation goes through it (shields hold requests back, cancelled scopes throw at every suspension).
   /** @internal */ readonly _coro: () => PromiseLike<T> | T;
   /** @internal The name, or the N of the default name `Task-N` (the string is made only when asked for). */
   _name: string | number;
@@ -121,9 +139,10 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   /** @internal */ _futWaiter: Future<unknown> | null = null;
   /** @internal */ _mustCancel = false;
   /** @internal */ _numCancelsRequested = 0;
+  /** @internal */ _cancelScope: _ScopeHooks | null = null;
   /** @internal The async context of the creator, for a lazily started task with no explicit context. */
   private _scope: AsyncResource | null = null;
-  private _abort: AbortController | null = null;
+  /** @internal */ _abort: AbortController | null = null;
 
   /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
   constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {
@@ -224,6 +243,11 @@ export class Task<T = unknown> extends Future<T> implements Frame {
    * with the message of the last `cancel()`.
    */
   _awaiting(future: Future<unknown>): void {
+    if (this._cancelScope !== null) {
+      this._futWaiter = future;
+      this._cancelScope._onAwait(this as Task<unknown>, future);
+      return;
+    }
     if ((future as SleepFuture<unknown>)._yield === true) {
       this._futWaiter = null;
       return;
@@ -241,6 +265,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     if (this._state !== "PENDING") return false;
     this._numCancelsRequested++;
     if (this._abort !== null && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg));
+    if (this._cancelScope !== null) return this._cancelScope._onCancel(this as Task<unknown>, msg);
     const waiter = this._futWaiter;
     // A waiter that was cancelled may be a Task that ignores it; it stays our waiter so a later cancel reaches it.
     if (waiter !== null && waiter._state === "PENDING" && waiter.cancel(msg)) return true;
@@ -259,6 +284,7 @@ export class Task<T = unknown> extends Future<T> implements Frame {
     if (this._numCancelsRequested > 0) this._numCancelsRequested--;
     if (this._numCancelsRequested === 0) {
       this._mustCancel = false;
+      if (this._cancelScope !== null) this._cancelScope._dropPending();
       // Signals handed out stay aborted; the next `signal` is a fresh one, so a retry after a handled cancel works.
       if (this._abort !== null && this._abort.signal.aborted) this._abort = null;
     }

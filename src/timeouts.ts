@@ -9,6 +9,7 @@ import { RuntimeError, TimeoutError } from "./exceptions.js";
 import type { Handle } from "./events.js";
 import { type Task, _asCancelledError } from "./tasks.js";
 import { checkSecondsOrNull } from "./_internal/validate.js";
+import { type CancelScope, type _Parked, _heldOnEntry, _requestCancel, _scopeCancelVisible, _scopeOf, _withdraw } from "./cancel_scopes.js";
 
 /** The life of a Timeout: created → entered → (expiring → expired | exited). */
 type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
@@ -20,12 +21,16 @@ type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
 export class Timeout {
   // Invariants: `handle` is the scheduled expiry while "active" with a deadline, else null. `task` and
   // `cancellingAtEntry` are set on entry: the expiry's own cancel is told apart from others by comparing the
-  // task's `uncancel()` count with the count at entry.
+  // task's `uncancel()` count with the count at entry. `origin` is the task's innermost cancel scope at entry (the
+  // level the expiry's cancel comes from, so a shield inside the block holds it back), `parked` the expiry's cancel
+  // while such a shield holds it.
   private state: TimeoutState = "created";
   private whenValue: number | null;
   private handle: Handle | null = null;
   private task: Task<unknown> | null = null;
   private cancellingAtEntry = 0;
+  private origin: CancelScope | null = null;
+  private parked: _Parked | null = null;
 
   /** @internal Use `timeout()` or `timeoutAt()`. */
   constructor(when: number | null) {
@@ -86,7 +91,9 @@ export class Timeout {
     if (task === null) throw new RuntimeError("Timeout should be used inside a task");
     this.task = task;
     this.state = "active";
-    this.cancellingAtEntry = task.cancelling();
+    // A request a shield held back and released is not ours even though it will be delivered inside the block.
+    this.cancellingAtEntry = task.cancelling() - (_heldOnEntry(task) ? 1 : 0);
+    this.origin = _scopeOf(task);
     this.reschedule(this.whenValue);
   }
 
@@ -96,7 +103,11 @@ export class Timeout {
     this.handle = null;
     if (this.state === "expiring") {
       this.state = "expired";
-      if (this.task!.uncancel() <= this.cancellingAtEntry && failed) {
+      const task = this.task!;
+      _withdraw(this.parked);
+      this.parked = null;
+      // A cancelled cancel scope around the block owns the CancelledError as much as we do: it wins, as in Trio.
+      if (task.uncancel() <= this.cancellingAtEntry && failed && (task._cancelScope === null || !_scopeCancelVisible(task))) {
         const cancelled = _asCancelledError(error);
         if (cancelled !== null) {
           const timeoutError = new TimeoutError();
@@ -110,7 +121,9 @@ export class Timeout {
   }
 
   private readonly onTimeout = (): void => {
-    this.task!.cancel();
+    const task = this.task!;
+    if (task._cancelScope === null) task.cancel();
+    else this.parked = _requestCancel(task, this.origin);
     this.state = "expiring";
     this.handle = null;
   };
