@@ -33,8 +33,11 @@ export class IncompleteReadError extends Error {
   /** How many bytes were expected in total; `null` when reading until a separator. */
   readonly expected: number | null;
   constructor(partial: Uint8Array, expected: number | null) {
-    const what = expected === null ? "undefined" : String(expected);
-    super(`${partial.length} bytes read on a total of ${what} expected bytes`);
+    super(
+      expected === null
+        ? `${partial.length} bytes read before EOF, without the separator`
+        : `${partial.length} bytes read on a total of ${expected} expected bytes`,
+    );
     this.partial = partial;
     this.expected = expected;
   }

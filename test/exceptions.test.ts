@@ -65,10 +65,11 @@ test("IncompleteReadError carries the partial bytes and the expected count", () 
   assert.equal(error.message, "3 bytes read on a total of 10 expected bytes");
 });
 
-test("IncompleteReadError with no expected count says it is undefined", () => {
+test("IncompleteReadError with no expected count says the separator was not found before EOF", () => {
   const error = new asyncio.IncompleteReadError(new Uint8Array([1]), null);
   assert.equal(error.expected, null);
-  assert.equal(error.message, "1 bytes read on a total of undefined expected bytes");
+  assert.equal(error.message, "1 bytes read before EOF, without the separator");
+  assert.doesNotMatch(error.message, /undefined/);
 });
 
 test("LimitOverrunError carries its message and how many bytes to consume", () => {
