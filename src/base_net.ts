@@ -733,6 +733,20 @@ EventLoop.prototype.createUnixConnection = async function createUnixConnection<P
 
 // ------------------------------------------------------------------ Server
 
+/**
+ * `peername` and `sockname` of a socket just accepted, for its transport's extra information. Read at once, as
+ * Python has them from accept(): once the peer resets, Node can no longer tell them. Only what could be read is set.
+ */
+function acceptedAddresses(sock: net.Socket): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  const peer = sock.remoteAddress;
+  if (typeof peer === "string") extra.peername = typeof sock.remotePort === "number" ? [peer, sock.remotePort] : peer;
+  const local = sock.address() as Partial<net.AddressInfo> | string;
+  if (typeof local === "string") extra.sockname = local;
+  else if (typeof local.address === "string") extra.sockname = typeof local.port === "number" ? [local.address, local.port] : local.address;
+  return extra;
+}
+
 /** A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`. */
 export class ServerSocket {
   /** @internal */ readonly _server: net.Server;
@@ -786,6 +800,8 @@ export class Server implements LoopResource {
   /** @internal */ _serving = false;
   /** @internal */ _servingForeverFut: Future<void> | null = null;
   /** @internal */ _pending: net.Socket[] = [];
+  /** The addresses of each accepted socket, read as Node handed it over: a reset later makes them unreadable. */
+  private readonly _acceptedAddresses = new WeakMap<net.Socket, Record<string, unknown>>();
   private readonly _onConnection: (sock: net.Socket) => void;
 
   /** @internal Use `loop.createServer()` or `startServer()`. */
@@ -834,6 +850,7 @@ export class Server implements LoopResource {
       sock.destroy();
       return;
     }
+    this._acceptedAddresses.set(sock, acceptedAddresses(sock));
     if (!this._serving) this._pending.push(sock);
     else this._accept(sock);
   }
@@ -841,7 +858,7 @@ export class Server implements LoopResource {
   private _accept(sock: net.Socket): void {
     const tlsOptions = this._tlsOptions;
     if (tlsOptions === null) {
-      this._makeTransport(sock, undefined);
+      this._makeTransport(sock, this._acceptedAddresses.get(sock));
       return;
     }
     this._attach(sock);
@@ -851,7 +868,7 @@ export class Server implements LoopResource {
         const err = handshake.exception() as Error | null;
         if (err === null) {
           const tlsSock = handshake.result();
-          this._makeTransport(tlsSock, tlsExtra(tlsSock, this._ssl!));
+          this._makeTransport(tlsSock, { ...this._acceptedAddresses.get(sock), ...tlsExtra(tlsSock, this._ssl!) });
         } else if (this._loop._debug) {
           this._loop._log(`${this}: TLS handshake failed: ${err.message}`);
         }

@@ -92,6 +92,89 @@ export class KeyboardInterrupt extends Error {
   }
 }
 
+// ------------------------------------------------------------------ connection errors
+// Python raises OSError subclasses for a lost connection; Node raises plain errors with a `code`. These classes let
+// Python-shaped code test Node's own errors, unchanged: `err instanceof ConnectionResetError` is true for any error
+// whose `code` is ECONNRESET, so nothing is wrapped and `err.code` keeps working. Instances made with `new` match too.
+
+/** Whether `value` is an object whose `code` is one of `codes`. */
+function hasCode(value: unknown, codes: ReadonlySet<string>): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  return typeof code === "string" && codes.has(code);
+}
+
+const RESET_CODES: ReadonlySet<string> = new Set(["ECONNRESET"]);
+const BROKEN_PIPE_CODES: ReadonlySet<string> = new Set(["EPIPE", "ESHUTDOWN"]);
+const ABORTED_CODES: ReadonlySet<string> = new Set(["ECONNABORTED"]);
+const REFUSED_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED"]);
+const CONNECTION_CODES: ReadonlySet<string> = new Set([...RESET_CODES, ...BROKEN_PIPE_CODES, ...ABORTED_CODES, ...REFUSED_CODES]);
+
+/** The ordinary prototype-chain test, which `Symbol.hasInstance` below extends. */
+const ownInstance = Function.prototype[Symbol.hasInstance];
+
+/**
+ * Python's `ConnectionError`: `instanceof` matches Node's errors whose `code` is ECONNRESET, EPIPE, ESHUTDOWN,
+ * ECONNABORTED or ECONNREFUSED (and instances of the subclasses below). Node's errors are not wrapped: catch them as
+ * they are and test them with `instanceof`.
+ */
+export class ConnectionError extends Error {
+  override name = "ConnectionError";
+  /** Node's error code, as on Node's own errors (Python's `errno`). */
+  readonly code: string | undefined;
+  constructor(message?: string, code?: string) {
+    super(message ?? "");
+    this.code = code;
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionError && hasCode(value, CONNECTION_CODES));
+  }
+}
+
+/** Python's `ConnectionResetError`: `instanceof` matches Node's errors with `code` ECONNRESET (the peer reset). */
+export class ConnectionResetError extends ConnectionError {
+  override name = "ConnectionResetError";
+  constructor(message?: string) {
+    super(message, "ECONNRESET");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionResetError && hasCode(value, RESET_CODES));
+  }
+}
+
+/** Python's `BrokenPipeError`: `instanceof` matches Node's errors with `code` EPIPE or ESHUTDOWN (writing to a closed peer). */
+export class BrokenPipeError extends ConnectionError {
+  override name = "BrokenPipeError";
+  constructor(message?: string) {
+    super(message, "EPIPE");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === BrokenPipeError && hasCode(value, BROKEN_PIPE_CODES));
+  }
+}
+
+/** Python's `ConnectionAbortedError`: `instanceof` matches Node's errors with `code` ECONNABORTED. */
+export class ConnectionAbortedError extends ConnectionError {
+  override name = "ConnectionAbortedError";
+  constructor(message?: string) {
+    super(message, "ECONNABORTED");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionAbortedError && hasCode(value, ABORTED_CODES));
+  }
+}
+
+/** Python's `ConnectionRefusedError`: `instanceof` matches Node's errors with `code` ECONNREFUSED (nobody listens). */
+export class ConnectionRefusedError extends ConnectionError {
+  override name = "ConnectionRefusedError";
+  constructor(message?: string) {
+    super(message, "ECONNREFUSED");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionRefusedError && hasCode(value, REFUSED_CODES));
+  }
+}
+
 /** A predicate over the leaves of an {@link ExceptionGroup}, or an error class to match with `instanceof`. */
 export type ExceptionMatcher = ((error: unknown) => boolean) | (abstract new (...args: any[]) => unknown);
 

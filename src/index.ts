@@ -17,6 +17,11 @@ export {
   RuntimeError,
   ExceptionGroup,
   KeyboardInterrupt,
+  ConnectionError,
+  ConnectionResetError,
+  BrokenPipeError,
+  ConnectionAbortedError,
+  ConnectionRefusedError,
 } from "./exceptions.js";
 export type { ExceptionMatcher } from "./exceptions.js";
 

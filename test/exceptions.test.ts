@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import * as net from "node:net";
 import assert from "node:assert/strict";
 import * as asyncio from "../src/index.js";
 import { isInstance } from "./helpers/expect.js";
@@ -18,6 +19,10 @@ const classes: [string, () => Error][] = [
   ["RuntimeError", () => new asyncio.RuntimeError("m")],
   ["ExceptionGroup", () => new asyncio.ExceptionGroup("m", [new Error("x")])],
   ["KeyboardInterrupt", () => new asyncio.KeyboardInterrupt("m")],
+  ["ConnectionResetError", () => new asyncio.ConnectionResetError("m")],
+  ["BrokenPipeError", () => new asyncio.BrokenPipeError("m")],
+  ["ConnectionAbortedError", () => new asyncio.ConnectionAbortedError("m")],
+  ["ConnectionRefusedError", () => new asyncio.ConnectionRefusedError("m")],
 ];
 
 for (const [name, make] of classes) {
@@ -43,6 +48,97 @@ test("the error classes are distinct: none is an instance of another", () => {
       assert.equal(a instanceof (b.constructor as new () => Error), false, `${a.name} is not a ${b.name}`);
     }
   }
+});
+
+// ---------------------------------------------------------------- connection errors
+
+/** Each connection error class and the Node error codes it stands for. */
+const connectionClasses: [string, new (message?: string) => asyncio.ConnectionError, string[]][] = [
+  ["ConnectionResetError", asyncio.ConnectionResetError, ["ECONNRESET"]],
+  ["BrokenPipeError", asyncio.BrokenPipeError, ["EPIPE", "ESHUTDOWN"]],
+  ["ConnectionAbortedError", asyncio.ConnectionAbortedError, ["ECONNABORTED"]],
+  ["ConnectionRefusedError", asyncio.ConnectionRefusedError, ["ECONNREFUSED"]],
+];
+
+/** An error shaped as Node's system errors are: a plain Error with a `code`. */
+function nodeError(code: string): Error {
+  return Object.assign(new Error(`read ${code}`), { code, errno: -1, syscall: "read" });
+}
+
+for (const [name, cls, codes] of connectionClasses) {
+  test(`${name} matches Node's errors whose code is ${codes.join(" or ")}, and only those`, () => {
+    for (const code of codes) {
+      const error = nodeError(code);
+      assert.equal(error instanceof cls, true, `${code} is a ${name}`);
+      assert.equal(error instanceof asyncio.ConnectionError, true, `${code} is a ConnectionError`);
+    }
+    for (const [otherName, , otherCodes] of connectionClasses) {
+      if (otherName === name) continue;
+      for (const code of otherCodes) assert.equal(nodeError(code) instanceof cls, false, `${code} is not a ${name}`);
+    }
+    assert.equal(nodeError("ETIMEDOUT") instanceof cls, false);
+    assert.equal(new Error("no code") instanceof cls, false);
+    assert.equal(({ code: codes[0] } as unknown) instanceof cls, true, "any object with the code matches, as a thrown value may be");
+    for (const value of [null, undefined, codes[0], 42]) assert.equal((value as unknown as object) instanceof cls, false);
+  });
+
+  test(`a new ${name} is a ConnectionError and carries its code`, () => {
+    const error = new cls("lost");
+    assert.equal(error instanceof asyncio.ConnectionError, true);
+    assert.equal(error.code, codes[0]);
+    assert.equal(error.message, "lost");
+  });
+}
+
+test("ConnectionError matches none of Node's other errors, and a subclass of it matches only its own instances", () => {
+  assert.equal(nodeError("ENOENT") instanceof asyncio.ConnectionError, false);
+  assert.equal(new asyncio.CancelledError() instanceof asyncio.ConnectionError, false);
+  class ProtocolGone extends asyncio.ConnectionError {}
+  assert.equal(nodeError("ECONNRESET") instanceof ProtocolGone, false);
+  assert.equal(new ProtocolGone("x") instanceof ProtocolGone, true);
+  assert.equal(new ProtocolGone("x") instanceof asyncio.ConnectionError, true);
+  assert.equal(new asyncio.ConnectionError("x").code, undefined);
+});
+
+test("a refused connection's own Node error is a ConnectionRefusedError, unwrapped", async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await asyncio.run(async () => {
+    const error = await asyncio.openConnection("127.0.0.1", port).then(
+      () => assert.fail("the connection should be refused"),
+      (e: unknown) => e,
+    );
+    assert.equal(error instanceof asyncio.ConnectionRefusedError, true);
+    assert.equal(error instanceof asyncio.ConnectionError, true);
+    assert.equal((error as NodeJS.ErrnoException).code, "ECONNREFUSED");
+    assert.equal((error as Error).name, "Error", "Node's error is passed through as it is");
+  });
+});
+
+test("a peer's reset surfaces as a ConnectionResetError from a stream read", async () => {
+  await asyncio.run(async () => {
+    const server = await asyncio.startServer(
+      (_reader, writer) => {
+        const sock = writer.getExtraInfo("socket") as net.Socket;
+        sock.resetAndDestroy();
+      },
+      "127.0.0.1",
+      0,
+    );
+    const port = server.sockets[0]!.getsockname()[1];
+    const [reader, writer] = await asyncio.openConnection("127.0.0.1", port);
+    const error = await reader.read(10).then(
+      () => assert.fail("the read should fail with the reset"),
+      (e: unknown) => e,
+    );
+    assert.equal(error instanceof asyncio.ConnectionResetError, true);
+    assert.equal(error instanceof asyncio.BrokenPipeError, false);
+    writer.close();
+    server.close();
+    await server.waitClosed();
+  });
 });
 
 test("CancelledError, TimeoutError and KeyboardInterrupt keep their message and default to an empty one", () => {
