@@ -2,16 +2,18 @@
 // The asyncio-ts command line, like `python -m asyncio`:
 //   asyncio-ts [--debug]                      a REPL with a running event loop, `asyncio` imported, `await` at top level
 //   asyncio-ts run <script> [--debug] [args]  runs the script's exported `main` (or default export) under asyncio.run()
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import readline from "node:readline";
 import repl from "node:repl";
 import { PassThrough } from "node:stream";
+import { types } from "node:util";
 import { pathToFileURL } from "node:url";
 
 const USAGE = `Usage:
   asyncio-ts [--debug]                       open a REPL with a running event loop (\`asyncio\` is imported)
   asyncio-ts run <script> [--debug] [args]   run the script's exported \`main\` with asyncio.run()
+  asyncio-ts --version                       print the version of asyncio-ts
 
 --debug turns on asyncio debug mode (as ASYNCIO_DEBUG=1); then SIGUSR2 prints every task's call graph.`;
 
@@ -51,6 +53,7 @@ async function runScript(args, debug) {
   const [script, ...scriptArgs] = args;
   if (script === undefined) fail(`run: expected a script\n${USAGE}`);
   const path = resolve(script);
+  if (!existsSync(path)) fail(`cannot find the script ${script} (${path})`, 1);
   if (/\.[cm]?tsx?$/.test(path)) await enableTypeScript(script);
   const asyncio = await loadLibrary();
   process.argv = [process.argv[0], path, ...scriptArgs];
@@ -108,7 +111,9 @@ async function startRepl(debug) {
             new Promise((resolveInput, rejectInput) => {
               finishInput = resolveInput;
               // The value is boxed: a Future or promise typed at the prompt is shown, not awaited.
-              defaultEval.call(server, code, context, file, (error, value) => (error ? rejectInput(error) : resolveInput({ value })));
+              defaultEval.call(server, code, context, file, (error, value) =>
+                error ? rejectInput(error) : settledOrShown(value, rejectInput, (shown) => resolveInput({ value: shown })),
+              );
             }),
           { name: "repl" },
         );
@@ -123,6 +128,36 @@ async function startRepl(debug) {
         });
       });
     });
+  // A promise that rejects at once (`asyncio.run(main)` typed at the prompt, where a loop already runs) is reported
+  // once, as the input's error, instead of shown as `Promise { <rejected> ... }` and then reported again as unhandled.
+  // One that is still pending a moment later is shown; if it rejects afterwards, Node reports it as usual.
+  const settledOrShown = (value, fail, show) => {
+    if (!types.isPromise(value)) {
+      show(value);
+      return;
+    }
+    let state = "pending";
+    let reason;
+    value.then(
+      () => {
+        if (state === "pending") state = "fulfilled";
+      },
+      (error) => {
+        if (state === "shown") void Promise.reject(error);
+        else {
+          state = "rejected";
+          reason = error;
+        }
+      },
+    );
+    setImmediate(() => {
+      if (state === "rejected") fail(reason);
+      else {
+        state = "shown";
+        show(value);
+      }
+    });
+  };
   server.eval = (code, context, file, callback) => {
     queue = queue.then(() => evaluate(code, context, file, callback));
   };
@@ -172,6 +207,8 @@ async function startRepl(debug) {
 const argv = process.argv.slice(2);
 if (argv[0] === "-h" || argv[0] === "--help") {
   process.stdout.write(`${USAGE}\n`);
+} else if (argv[0] === "-v" || argv[0] === "--version") {
+  process.stdout.write(`${version}\n`);
 } else if (argv[0] === "run") {
   const rest = argv.slice(1);
   // --debug is ours when it comes before the script or right after it; later arguments belong to the script.

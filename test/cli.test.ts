@@ -1,7 +1,7 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -119,6 +119,26 @@ describe("the REPL", () => {
     assert.match(result.stdout, /^> 42$/m);
   });
 
+  test("a rejected asyncio.run() typed at the prompt is reported once, not also shown as a rejected Promise", async () => {
+    const result = await replSession('asyncio.run(async () => { throw new Error("x") })\n6 * 7\n');
+    assert.equal(result.code, 0, result.stderr);
+    const output = result.stdout + result.stderr;
+    assert.equal(output.match(/RuntimeError: asyncio\.run\(\) cannot be called from a running event loop/g)?.length, 1, output);
+    assert.match(result.stdout, /Uncaught RuntimeError/);
+    assert.doesNotMatch(output, /<rejected>/);
+    assert.match(result.stdout, /^> 42$/m);
+  });
+
+  test("a promise still pending a moment later is shown, and its later rejection is reported once", async () => {
+    const result = await replSession(
+      'const p = new Promise((_, rej) => setTimeout(() => rej(new Error("late")), 50)); p\nawait asyncio.sleep(0.2)\n6 * 7\n',
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /<pending>/);
+    assert.equal(result.stdout.match(/Uncaught Error: late/g)?.length, 1, result.stdout);
+    assert.match(result.stdout, /^> 42$/m);
+  });
+
   test("input spread over several lines is put together", async () => {
     const result = await replSession("async function twice(x) {\n  await asyncio.sleep(0);\n  return 2 * x;\n}\nawait twice(21)\n");
     assert.equal(result.code, 0, result.stderr);
@@ -162,6 +182,23 @@ describe("asyncio-ts run", () => {
     const result = await runCli(["run", "test/fixtures/cli-no-main.ts"]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /does not export a `main` function/);
+  });
+
+  test("a missing script is one line naming it, and exit code 1", async () => {
+    const result = await runCli(["run", "test/fixtures/no-such-script.ts"]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
+    assert.match(result.stderr, /^asyncio-ts: cannot find the script test\/fixtures\/no-such-script\.ts/);
+  });
+
+  test("--version prints the package's version and exits with 0", async () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-v"]) {
+      const result = await runCli([flag]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${version}\n`);
+    }
   });
 
   test("usage", async () => {
