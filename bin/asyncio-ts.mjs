@@ -63,11 +63,8 @@ async function runScript(args, debug) {
   try {
     await asyncio.run(main, debug ? { debug: true } : {});
   } catch (error) {
-    if (error instanceof asyncio.KeyboardInterrupt) {
-      process.stderr.write("KeyboardInterrupt\n");
-      process.exitCode = 130;
-      return;
-    }
+    // Left uncaught, KeyboardInterrupt prints itself and ends the process by SIGINT, as Node and Python do on Ctrl-C.
+    if (error instanceof asyncio.KeyboardInterrupt) throw error;
     process.stderr.write(`${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
     process.exitCode = 1;
   }

@@ -3,6 +3,7 @@
  * so callers can branch on `instanceof` and read the details without parsing messages.
  * @module
  */
+import { installInterruptExit } from "./_internal/interrupt_exit.js";
 
 /** Raised inside a task at the `await` it is suspended on when the task is cancelled. */
 export class CancelledError extends Error {
@@ -84,11 +85,16 @@ export class RuntimeError extends Error {
   override name = "RuntimeError";
 }
 
-/** Python's `KeyboardInterrupt`: `run()` rejects with it when Ctrl-C (SIGINT) cancelled the main task. */
+/**
+ * Python's `KeyboardInterrupt`: `run()` rejects with it when Ctrl-C (SIGINT) cancelled the main task. Left uncaught,
+ * it ends the process as Ctrl-C does: `KeyboardInterrupt` on stderr, then death by SIGINT (shell status 130), unless
+ * the program listens for `uncaughtException`.
+ */
 export class KeyboardInterrupt extends Error {
   override name = "KeyboardInterrupt";
   constructor(message?: string) {
     super(message ?? "");
+    installInterruptExit((e) => e instanceof KeyboardInterrupt);
   }
 }
 
