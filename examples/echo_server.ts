@@ -34,7 +34,7 @@ async function handleEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWr
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 8888);
   const server = await asyncio.startServer(handleEcho, "127.0.0.1", port);
-  const addresses = server.sockets.map((s) => (s.getsockname() as [string, number]).join(":"));
+  const addresses = server.sockets.map((s) => s.getsockname().join(":"));
   console.log(`serving on ${addresses.join(", ")}; Ctrl-C to stop`);
   await server.with(() => server.serveForever());
 }

@@ -172,7 +172,7 @@ async function handleConnection(reader: asyncio.StreamReader, writer: asyncio.St
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 8080);
   const server = await asyncio.startServer(handleConnection, "127.0.0.1", port, { limit: HEADER_LIMIT, backlog: 1024 });
-  const [host, bound] = server.sockets[0]!.getsockname() as [string, number];
+  const [host, bound] = server.sockets[0]!.getsockname();
   console.log(`listening on http://${host}:${bound}/ ; Ctrl-C to stop`);
   try {
     // Serve until Ctrl-C cancels this task (a Future nobody resolves waits forever).

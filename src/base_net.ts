@@ -194,10 +194,16 @@ declare module "./events.js" {
      */
     createServer(
       protocolFactory: () => object,
+      host: null | undefined,
+      port: null | undefined,
+      options: CreateServerOptions & { sock: net.Server },
+    ): Promise<Server>;
+    createServer(
+      protocolFactory: () => object,
       host?: string | readonly string[] | null,
       port?: number | string | null,
       options?: CreateServerOptions,
-    ): Promise<Server>;
+    ): Promise<Server<HostPort>>;
     /**
      * As `createConnection`, to the Unix socket at `path`.
      *
@@ -213,7 +219,7 @@ declare module "./events.js" {
      *
      * Cancellation: the listening socket is closed.
      */
-    createUnixServer(protocolFactory: () => object, path?: string | null, options?: CreateUnixServerOptions): Promise<Server>;
+    createUnixServer(protocolFactory: () => object, path?: string | null, options?: CreateUnixServerOptions): Promise<Server<string>>;
     /**
      * Creates a UDP endpoint bound to `localAddr` and/or connected to `remoteAddr`; resolves with
      * `[transport, protocol]` once `connectionMade` was called.
@@ -747,29 +753,39 @@ function acceptedAddresses(sock: net.Socket): Record<string, unknown> {
   return extra;
 }
 
-/** A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`. */
-export class ServerSocket {
+/**
+ * A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`.
+ * @typeParam A - What `getsockname()` gives: `[host, port]` for a TCP server, a path for a Unix one.
+ */
+export class ServerSocket<A extends HostPort | string = HostPort | string> {
   /** @internal */ readonly _server: net.Server;
+  /** @internal The address when the socket was listed, kept for after the server closed. */
+  readonly _name: A | null;
 
   /** @internal */
   constructor(server: net.Server) {
     this._server = server;
+    const a = server.address();
+    this._name = (a === null || typeof a === "string" ? a : [a.address, a.port]) as A | null;
   }
 
-  /** Node's address object (`{ address, family, port }`), or the path of a Unix socket. */
+  /** Node's address object (`{ address, family, port }`), or the path of a Unix socket; null once closed. */
   address(): net.AddressInfo | string | null {
     return this._server.address();
   }
 
-  /** `[host, port]`, or the path of a Unix socket. */
-  getsockname(): HostPort | string | null {
-    const a = this._server.address();
-    if (a === null || typeof a === "string") return a;
-    return [a.address, a.port];
+  /**
+   * `[host, port]` for a TCP server (the port it was given, or the one the system picked for port 0), or the path
+   * of a Unix socket. Still answers after the server closed. `RuntimeError` for a socket that never listened.
+   */
+  getsockname(): A {
+    const name = this._name;
+    if (name === null) throw new RuntimeError("getsockname: the socket is not listening");
+    return (typeof name === "string" ? name : [name[0], name[1]]) as A;
   }
 
   toString(): string {
-    const name = this.getsockname();
+    const name = this._name;
     return `<ServerSocket ${Array.isArray(name) ? name.join(":") : String(name)}>`;
   }
 
@@ -781,8 +797,9 @@ export class ServerSocket {
 /**
  * A listening server, as asyncio's: made by `loop.createServer`, `startServer`, and their Unix variants.
  * `close()` stops listening; connections go on until closed; `waitClosed()` waits for them.
+ * @typeParam A - What its sockets' `getsockname()` gives: `[host, port]` (TCP) or a path (Unix).
  */
-export class Server implements LoopResource {
+export class Server<A extends HostPort | string = HostPort | string> implements LoopResource {
   // Invariants:
   // - `_nodeServers` is null once close() was called.
   // - `_clients` holds what keeps the server "in use": each connection's transport (and a TLS socket during its
@@ -914,8 +931,8 @@ export class Server implements LoopResource {
   }
 
   /** The listening sockets (empty once closed). */
-  get sockets(): readonly ServerSocket[] {
-    return this._nodeServers === null ? [] : this._nodeServers.map((s) => new ServerSocket(s));
+  get sockets(): readonly ServerSocket<A>[] {
+    return this._nodeServers === null ? [] : this._nodeServers.map((s) => new ServerSocket<A>(s));
   }
 
   /**
@@ -1100,7 +1117,12 @@ function adoptNodeServer(sock: unknown, method: string): net.Server {
   return sock;
 }
 
-async function finishServer(loop: EventLoop, server: Server, startServing: unknown, method: string): Promise<Server> {
+async function finishServer<A extends HostPort | string>(
+  loop: EventLoop,
+  server: Server<A>,
+  startServing: unknown,
+  method: string,
+): Promise<Server<A>> {
   if (startServing !== undefined && typeof startServing !== "boolean") {
     server.close();
     throw new TypeError(`${method}: expected \`startServing\` to be a boolean, got ${describe(startServing)}`);
@@ -1134,7 +1156,7 @@ EventLoop.prototype.createServer = async function createServer(
   host?: string | readonly string[] | null,
   port?: number | string | null,
   options?: CreateServerOptions,
-): Promise<Server> {
+): Promise<Server<HostPort>> {
   const method = "createServer";
   const { o, ssl, tlsOptions, timeouts, backlog } = checkServerArgs(this, protocolFactory, options, method);
   const family = checkFamily(o.family, method);
@@ -1176,7 +1198,7 @@ EventLoop.prototype.createServer = async function createServer(
     if (!o.sock) throw new RangeError(`${method}: give \`host\`/\`port\`, or \`sock\``);
     nodeServers.push(adoptNodeServer(o.sock, method));
   }
-  const server = new Server(this, nodeServers, protocolFactory, ssl, tlsOptions, timeouts);
+  const server = new Server<HostPort>(this, nodeServers, protocolFactory, ssl, tlsOptions, timeouts);
   return finishServer(this, server, o.startServing, method);
 };
 
@@ -1185,7 +1207,7 @@ EventLoop.prototype.createUnixServer = async function createUnixServer(
   protocolFactory: () => object,
   path?: string | null,
   options?: CreateUnixServerOptions,
-): Promise<Server> {
+): Promise<Server<string>> {
   const method = "createUnixServer";
   const { o, ssl, tlsOptions, timeouts, backlog } = checkServerArgs(this, protocolFactory, options, method);
   let nodeServer: net.Server;
@@ -1208,7 +1230,7 @@ EventLoop.prototype.createUnixServer = async function createUnixServer(
     if (!o.sock) throw new RangeError(`${method}: no \`path\` and no \`sock\` were given`);
     nodeServer = adoptNodeServer(o.sock, method);
   }
-  const server = new Server(this, [nodeServer], protocolFactory, ssl, tlsOptions, timeouts);
+  const server = new Server<string>(this, [nodeServer], protocolFactory, ssl, tlsOptions, timeouts);
   return finishServer(this, server, o.startServing, method);
 };
 

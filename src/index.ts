@@ -74,6 +74,7 @@ export type { PriorityQueueOptions, QueueStatistics, QueueStorage } from "./queu
 // Network: transports, protocols, streams (transports.ts, protocols.ts, base_net.ts, streams.ts).
 import "./base_net.js"; // adds createConnection, createServer, ... to EventLoop.prototype
 export { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, SubprocessTransport } from "./transports.js";
+export type { TransportExtraInfo } from "./transports.js";
 export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, SubprocessProtocol } from "./protocols.js";
 export type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
 export { Server, ServerSocket, NI_NUMERICHOST, NI_NUMERICSERV } from "./base_net.js";
@@ -107,6 +108,7 @@ export type {
   StartServerOptions,
   StartUnixServerOptions,
   StreamReaderOptions,
+  StreamExtraInfo,
   StreamStartTlsOptions,
 } from "./streams.js";
 
