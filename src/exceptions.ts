@@ -3,7 +3,8 @@
  * so callers can branch on `instanceof` and read the details without parsing messages.
  * @module
  */
-import { installInterruptExit } from "./_internal/interrupt_exit.js";
+import { type InspectOptionsStylized, inspect } from "node:util";
+import { installGroupPrinting, installInterruptExit } from "./_internal/uncaught.js";
 
 /** Raised inside a task at the `await` it is suspended on when the task is cancelled. */
 export class CancelledError extends Error {
@@ -202,8 +203,11 @@ function toPredicate(matcher: ExceptionMatcher): (error: unknown) => boolean {
  */
 export class ExceptionGroup<E = unknown> extends AggregateError {
   override name = "ExceptionGroup";
-  /** The errors of the group, in the order they happened; groups may nest. */
-  readonly exceptions: readonly E[];
+
+  /** The errors of the group, in the order they happened; groups may nest. The same array as `errors`. */
+  get exceptions(): readonly E[] {
+    return this.errors as E[];
+  }
 
   constructor(message: string, exceptions: Iterable<E>) {
     if (typeof message !== "string") {
@@ -215,8 +219,10 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     const list = Array.from(exceptions);
     if (list.length === 0) throw new RangeError("Expected `exceptions` to be a non-empty iterable, got an empty one");
     super(list, message);
-    // One array under both names: AggregateError's `errors` and Python's `exceptions`.
-    this.exceptions = this.errors as E[];
+    installGroupPrinting(
+      (e) => e instanceof ExceptionGroup,
+      (g) => formatExceptionGroup(g as ExceptionGroup<unknown>, { colors: false }, inspect, 0, false).join("\n"),
+    );
   }
 
   /** A copy of this group holding only the leaves (and nested groups) that match, or `null` when none does. */
@@ -244,6 +250,17 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     return [this.derive(matched), this.derive(rest)];
   }
 
+  /**
+   * How Node shows the group (`console.log`, an uncaught group): its own stack once, then each sub-error once,
+   * numbered and nested as Python prints an exception group, instead of Node's dump of both `exceptions` and
+   * `errors`. Like Python, at most 15 sub-errors per group are shown, and groups nested deeper than 10 are elided.
+   * (`formatExceptionGroup` below does the layout.)
+   */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect = inspect): string {
+    if (depth < 0) return `[${this.name}: ${this.message}]`;
+    return formatExceptionGroup(this, options, show).join("\n");
+  }
+
   /** Makes a group of the same message around other exceptions (used by `split`); `null` for none. */
   protected derive(exceptions: E[]): ExceptionGroup<E> | null {
     if (exceptions.length === 0) return null;
@@ -252,4 +269,49 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     if (this.cause !== undefined) g.cause = this.cause;
     return g;
   }
+}
+
+/** Python's limits when printing a group: sub-errors shown per group, and nesting depth. */
+const MAX_GROUP_WIDTH = 15;
+const MAX_GROUP_DEPTH = 10;
+
+/**
+ * A group laid out as Python prints one: its header (with the count of sub-errors) and stack, then each sub-error
+ * once, in a numbered box; a nested group's boxes sit one step further right. `top` leaves the header unboxed.
+ */
+function formatExceptionGroup(
+  group: ExceptionGroup<unknown>,
+  options: InspectOptionsStylized | { colors: boolean },
+  show: typeof inspect = inspect,
+  level = 0,
+  withCause = true,
+): string[] {
+  const n = group.exceptions.length;
+  const title = `${group.name}: ${group.message}`;
+  const stack = typeof group.stack === "string" ? group.stack : title;
+  const frames = stack.startsWith(title) ? stack.slice(title.length).split("\n").filter((l) => l !== "") : [];
+  const head = [`${title} (${n} sub-exception${n === 1 ? "" : "s"})`, ...frames];
+  if (withCause && group.cause !== undefined) head.push(...`[cause]: ${show(group.cause, options)}`.split("\n"));
+  if (level >= MAX_GROUP_DEPTH) head.push(`... (max_group_depth is ${MAX_GROUP_DEPTH})`);
+  const lines = level === 0 ? head : head.map((l) => `| ${l}`);
+  if (level >= MAX_GROUP_DEPTH) return lines;
+  const rule = (label: string): string => `${"-".repeat(16)} ${label} ${"-".repeat(16)}`;
+  // The innermost last box closes every box around it with one line, as in Python.
+  let closed = false;
+  group.exceptions.slice(0, MAX_GROUP_WIDTH).forEach((error, i) => {
+    lines.push(`${i === 0 ? "+-+" : "  +"}${rule(String(i + 1))}`);
+    const inner =
+      error instanceof ExceptionGroup
+        ? formatExceptionGroup(error, options, show, level + 1)
+        : show(error, options).split("\n").map((l) => `| ${l}`);
+    for (const l of inner) lines.push(`  ${l}`);
+    closed = error instanceof ExceptionGroup && level + 1 < MAX_GROUP_DEPTH;
+  });
+  if (n > MAX_GROUP_WIDTH) {
+    const more = n - MAX_GROUP_WIDTH;
+    lines.push(`  +${rule("...")}`, `  | and ${more} more exception${more === 1 ? "" : "s"}`);
+    closed = false;
+  }
+  if (!closed) lines.push(`  +${"-".repeat(36)}`);
+  return lines;
 }

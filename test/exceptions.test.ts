@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import * as net from "node:net";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { inspect } from "node:util";
 import assert from "node:assert/strict";
 import * as asyncio from "../src/index.js";
 import { isInstance } from "./helpers/expect.js";
@@ -404,4 +407,61 @@ test("the ExceptionGroup of a failed TaskGroup can be split by error class", asy
     rest!.exceptions.map((e) => (e as Error).message),
     ["bad type"],
   );
+});
+
+// ---------------------------------------------------------------- how a group is printed
+
+/** An error whose stack is one known line, so that a rendering can be compared whole. */
+function named<T extends Error>(error: T, frame: string): T {
+  error.stack = `${error.name}: ${error.message}\n    at ${frame}`;
+  return error;
+}
+
+test("an ExceptionGroup is shown with each sub-error once, numbered and nested as Python prints a group", () => {
+  const inner = named(new asyncio.ExceptionGroup("inner", [named(new TypeError("b"), "b.ts:1")]), "inner.ts:1");
+  const outer = named(new asyncio.ExceptionGroup("outer", [named(new RangeError("a"), "a.ts:1"), inner]), "outer.ts:1");
+  assert.equal(
+    inspect(outer),
+    [
+      "ExceptionGroup: outer (2 sub-exceptions)",
+      "    at outer.ts:1",
+      "+-+---------------- 1 ----------------",
+      "  | RangeError: a",
+      "  |     at a.ts:1",
+      "  +---------------- 2 ----------------",
+      "  | ExceptionGroup: inner (1 sub-exception)",
+      "  |     at inner.ts:1",
+      "  +-+---------------- 1 ----------------",
+      "    | TypeError: b",
+      "    |     at b.ts:1",
+      "    +------------------------------------",
+    ].join("\n"),
+  );
+});
+
+test("a group of more than 15 errors shows the first 15 and counts the others, as Python", () => {
+  const errors = Array.from({ length: 17 }, (_, i) => named(new Error(`e${i}`), `f${i}.ts:1`));
+  const text = inspect(new asyncio.ExceptionGroup("many", errors));
+  assert.match(text, /\| Error: e14\n/);
+  assert.doesNotMatch(text, /e15|e16/);
+  assert.match(text, /\+---------------- \.\.\. ----------------\n {2}\| and 2 more exceptions\n {2}\+-{36}$/);
+});
+
+test("exceptions is the errors array itself, not an own property shown a second time", () => {
+  const group = new asyncio.ExceptionGroup("g", [new Error("x")]);
+  assert.equal(group.exceptions, group.errors);
+  assert.equal(Object.keys(group).includes("exceptions"), false);
+  assert.equal(inspect(group, { customInspect: false }).match(/Error: x/g)?.length, 1);
+});
+
+test("an uncaught ExceptionGroup prints each sub-error once, nested, and the process exits with code 1", () => {
+  const fixture = fileURLToPath(new URL("./fixtures/uncaught-group.ts", import.meta.url));
+  const result = spawnSync(process.execPath, ["--import", "tsx", fixture], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.equal(result.stderr.match(/RangeError: first failure/g)?.length, 1, result.stderr);
+  assert.equal(result.stderr.match(/TypeError: nested failure/g)?.length, 1, result.stderr);
+  assert.match(result.stderr, /ExceptionGroup: unhandled errors in a TaskGroup \(2 sub-exceptions\)/);
+  assert.match(result.stderr, /^ {2}\| ExceptionGroup: unhandled errors in a TaskGroup \(1 sub-exception\)$/m);
+  assert.match(result.stderr, /^ {4}\| TypeError: nested failure$/m);
+  assert.doesNotMatch(result.stderr, /\[errors\]|exceptions: \[/);
 });
