@@ -311,18 +311,26 @@ describe("scheduling from outside the loop's context", () => {
 });
 
 describe("unclosed resources", () => {
-  /** Collects the ResourceWarnings emitted while `body` runs (and a little after). */
+  /**
+   * Collects the ResourceWarnings emitted while `body` runs (and a little after). They are provoked on purpose, so
+   * Node's printing of them is held back meanwhile (its own `warning` listener is set aside, then put back); any
+   * other warning is handed to that listener as usual.
+   */
   async function resourceWarnings(body: (seen: string[]) => Promise<void>): Promise<string[]> {
     const seen: string[] = [];
+    const others = process.listeners("warning");
     const listener = (w: Error): void => {
       if (w.name === "ResourceWarning") seen.push(w.message);
+      else for (const other of others) other(w);
     };
+    process.removeAllListeners("warning");
     process.on("warning", listener);
     try {
       await body(seen);
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.removeListener("warning", listener);
+      for (const other of others) process.on("warning", other);
     }
     return seen;
   }
