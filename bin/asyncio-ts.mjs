@@ -2,13 +2,15 @@
 // The asyncio-ts command line, like `python -m asyncio`:
 //   asyncio-ts [--debug]                      a REPL with a running event loop, `asyncio` imported, `await` at top level
 //   asyncio-ts run <script> [--debug] [args]  runs the script's exported `main` (or default export) under asyncio.run()
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import net from "node:net";
 import { resolve } from "node:path";
 import readline from "node:readline";
 import repl from "node:repl";
 import { PassThrough } from "node:stream";
 import { types } from "node:util";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const USAGE = `Usage:
   asyncio-ts [--debug]                       open a REPL with a running event loop (\`asyncio\` is imported)
@@ -54,6 +56,10 @@ async function runScript(args, debug) {
   if (script === undefined) fail(`run: expected a script\n${USAGE}`);
   const path = resolve(script);
   if (!existsSync(path)) fail(`cannot find the script ${script} (${path})`, 1);
+  if (process.env[SUPERVISED] !== "1" && process.platform !== "win32") {
+    supervise();
+    return;
+  }
   if (/\.[cm]?tsx?$/.test(path)) await enableTypeScript(script);
   const asyncio = await loadLibrary();
   process.argv = [process.argv[0], path, ...scriptArgs];
@@ -61,13 +67,120 @@ async function runScript(args, debug) {
   const main = typeof mod.main === "function" ? mod.main : typeof mod.default === "function" ? mod.default : null;
   if (main === null) fail(`${script} does not export a \`main\` function (or a default export)`);
   try {
-    await asyncio.run(main, debug ? { debug: true } : {});
+    // run() installs its Ctrl-C handler before it returns its promise: the supervisor's counter comes after it.
+    const done = asyncio.run(main, debug ? { debug: true } : {});
+    if (process.env[SUPERVISED] === "1") answerSupervisor();
+    await done;
   } catch (error) {
     // Left uncaught, KeyboardInterrupt prints itself and ends the process by SIGINT, as Node and Python do on Ctrl-C.
     if (error instanceof asyncio.KeyboardInterrupt) throw error;
     process.stderr.write(`${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
     process.exitCode = 1;
   }
+}
+
+// ------------------------------------------------------------------ Ctrl-C for a script that blocks
+
+// A script whose main blocks the thread in synchronous code (`for (;;) {}`) never lets run()'s SIGINT handler run,
+// so Ctrl-C could not stop it, not even twice. So `run` runs the script in a child process and stays as its
+// supervisor: both get the terminal's Ctrl-C; on each, the supervisor asks the child (over a pipe, fd 3) how many
+// SIGINTs it has seen. An answer means the child's loop turns and handles Ctrl-C itself (a SIGINT sent to the
+// supervisor alone is forwarded then). No answer within a moment, twice in a row, means the thread is blocked: the
+// supervisor kills the child, prints `KeyboardInterrupt` and ends by SIGINT, as the second Ctrl-C would have.
+// Otherwise it ends as the child ended: same exit code, or same signal.
+const SUPERVISED = "ASYNCIO_TS_SUPERVISED";
+const ANSWER_WAIT_MS = 1000;
+
+function supervise() {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: { ...process.env, [SUPERVISED]: "1" },
+  });
+  const control = child.stdio[3];
+  let answers = [];
+  let received = "";
+  control.setEncoding("utf8");
+  control.on("error", () => {});
+  control.on("data", (chunk) => {
+    received += chunk;
+    let nl;
+    while ((nl = received.indexOf("\n")) >= 0) {
+      const seen = Number(received.slice(0, nl));
+      received = received.slice(nl + 1);
+      for (const answer of answers) answer(seen);
+      answers = [];
+    }
+  });
+  const ask = () =>
+    new Promise((resolveAnswer) => {
+      const timer = setTimeout(() => resolveAnswer(null), ANSWER_WAIT_MS);
+      answers.push((seen) => {
+        clearTimeout(timer);
+        resolveAnswer(seen);
+      });
+      control.write("?\n");
+    });
+  let interrupts = 0;
+  let unanswered = 0;
+  let killed = false;
+  const onSigint = async () => {
+    const mine = ++interrupts;
+    const seen = await ask();
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (seen === null) {
+      unanswered++;
+      if (unanswered >= 2 && !killed) {
+        killed = true;
+        child.kill("SIGKILL");
+      }
+      return;
+    }
+    unanswered = 0;
+    // Sent to the supervisor alone (not by the terminal to both): pass it on.
+    if (seen < mine) child.kill("SIGINT");
+  };
+  process.on("SIGINT", onSigint);
+  const forward = (signal) => () => child.kill(signal);
+  for (const signal of ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2"]) process.on(signal, forward(signal));
+  child.on("exit", (code, signal) => {
+    process.removeAllListeners("SIGINT");
+    if (killed) {
+      process.stderr.write("KeyboardInterrupt\n");
+      process.kill(process.pid, "SIGINT");
+    } else if (signal !== null) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+  child.on("error", (error) => fail(`cannot start the script: ${error.message}`, 1));
+}
+
+/** The child's side: counts the SIGINTs it sees and answers each question of the supervisor with that count. */
+function answerSupervisor() {
+  let seen = 0;
+  const counter = () => {
+    seen++;
+    // Alone, the counter would keep the process from ending by SIGINT as it should: step aside and send it again.
+    if (process.listenerCount("SIGINT") === 1) {
+      process.removeListener("SIGINT", counter);
+      process.kill(process.pid, "SIGINT");
+    }
+  };
+  process.on("SIGINT", counter);
+  let control;
+  try {
+    control = new net.Socket({ fd: 3, readable: true, writable: true });
+  } catch {
+    return;
+  }
+  control.unref();
+  control.on("error", () => {});
+  control.setEncoding("utf8");
+  control.on("data", (chunk) => {
+    // Answer after the signals already delivered were handled (one turn of the loop).
+    for (let i = 0; i < chunk.split("\n").length - 1; i++) setImmediate(() => control.write(`${seen}\n`));
+  });
 }
 
 // ------------------------------------------------------------------ the REPL
