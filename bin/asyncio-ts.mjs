@@ -3,7 +3,7 @@
 //   asyncio-ts [--debug]                      a REPL with a running event loop, `asyncio` imported, `await` at top level
 //   asyncio-ts run <script> [--debug] [args]  runs the script's exported `main` (or default export) under asyncio.run()
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { resolve } from "node:path";
 import readline from "node:readline";
@@ -56,7 +56,7 @@ async function runScript(args, debug) {
   if (script === undefined) fail(`run: expected a script\n${USAGE}`);
   const path = resolve(script);
   if (!existsSync(path)) fail(`cannot find the script ${script} (${path})`, 1);
-  if (process.env[SUPERVISED] !== "1" && process.platform !== "win32") {
+  if (!supervised && process.platform !== "win32") {
     supervise();
     return;
   }
@@ -69,7 +69,7 @@ async function runScript(args, debug) {
   try {
     // run() installs its Ctrl-C handler before it returns its promise: the supervisor's counter comes after it.
     const done = asyncio.run(main, debug ? { debug: true } : {});
-    if (process.env[SUPERVISED] === "1") answerSupervisor();
+    if (supervised) answerSupervisor();
     await done;
   } catch (error) {
     // Left uncaught, KeyboardInterrupt prints itself and ends the process by SIGINT, as Node and Python do on Ctrl-C.
@@ -90,6 +90,9 @@ async function runScript(args, debug) {
 // Otherwise it ends as the child ended: same exit code, or same signal.
 const SUPERVISED = "ASYNCIO_TS_SUPERVISED";
 const ANSWER_WAIT_MS = 1000;
+// Read once and removed, so that a command the script starts in turn is not taken for a supervised one.
+const supervised = process.env[SUPERVISED] === "1";
+delete process.env[SUPERVISED];
 
 function supervise() {
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
@@ -170,6 +173,7 @@ function answerSupervisor() {
   process.on("SIGINT", counter);
   let control;
   try {
+    if (!fstatSync(3).isSocket()) return;
     control = new net.Socket({ fd: 3, readable: true, writable: true });
   } catch {
     return;
