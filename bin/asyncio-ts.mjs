@@ -90,6 +90,7 @@ async function runScript(args, debug) {
 // Otherwise it ends as the child ended: same exit code, or same signal.
 const SUPERVISED = "ASYNCIO_TS_SUPERVISED";
 const ANSWER_WAIT_MS = 1000;
+const ANSWER_DELAY_MS = 50;
 // Read once and removed, so that a command the script starts in turn is not taken for a supervised one.
 const supervised = process.env[SUPERVISED] === "1";
 delete process.env[SUPERVISED];
@@ -100,7 +101,12 @@ function supervise() {
     env: { ...process.env, [SUPERVISED]: "1" },
   });
   const control = child.stdio[3];
-  let answers = [];
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  let interrupts = 0; // SIGINTs the supervisor received
+  let asked = 0; // number of the last question
+  let answered = 0; // number of the last question answered
+  let strikes = 0; // questions in a row left unanswered for ANSWER_WAIT_MS
+  let killed = false;
   let received = "";
   control.setEncoding("utf8");
   control.on("error", () => {});
@@ -108,41 +114,41 @@ function supervise() {
     received += chunk;
     let nl;
     while ((nl = received.indexOf("\n")) >= 0) {
-      const seen = Number(received.slice(0, nl));
+      const [question, seen] = received.slice(0, nl).split(" ").map(Number);
       received = received.slice(nl + 1);
-      for (const answer of answers) answer(seen);
-      answers = [];
+      // Only the answer to the latest question counts, however late it comes.
+      if (question !== asked) continue;
+      answered = question;
+      strikes = 0;
+      if (seen >= interrupts || !alive()) rechecking = false;
+      else if (!rechecking) {
+        // Fewer SIGINTs than the supervisor got. A signal the terminal sent to both may reach a busy child a little
+        // later than the question (through another of its threads): ask once more before concluding.
+        rechecking = true;
+        ask();
+      } else {
+        // Still fewer: it was sent to the supervisor alone (`kill -INT`), not to both. Pass it on.
+        rechecking = false;
+        child.kill("SIGINT");
+      }
     }
   });
-  const ask = () =>
-    new Promise((resolveAnswer) => {
-      const timer = setTimeout(() => resolveAnswer(null), ANSWER_WAIT_MS);
-      answers.push((seen) => {
-        clearTimeout(timer);
-        resolveAnswer(seen);
-      });
-      control.write("?\n");
-    });
-  let interrupts = 0;
-  let unanswered = 0;
-  let killed = false;
-  const onSigint = async () => {
-    const mine = ++interrupts;
-    const seen = await ask();
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    if (seen === null) {
-      unanswered++;
-      if (unanswered >= 2 && !killed) {
+  let rechecking = false;
+  const ask = () => {
+    const question = ++asked;
+    control.write(`${question}\n`);
+    setTimeout(() => {
+      if (answered >= question || !alive()) return;
+      if (++strikes >= 2 && !killed) {
         killed = true;
         child.kill("SIGKILL");
       }
-      return;
-    }
-    unanswered = 0;
-    // Sent to the supervisor alone (not by the terminal to both): pass it on.
-    if (seen < mine) child.kill("SIGINT");
+    }, ANSWER_WAIT_MS).unref();
   };
-  process.on("SIGINT", onSigint);
+  process.on("SIGINT", () => {
+    interrupts++;
+    ask();
+  });
   const forward = (signal) => () => child.kill(signal);
   for (const signal of ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2"]) process.on(signal, forward(signal));
   child.on("exit", (code, signal) => {
@@ -181,9 +187,16 @@ function answerSupervisor() {
   control.unref();
   control.on("error", () => {});
   control.setEncoding("utf8");
+  let received = "";
   control.on("data", (chunk) => {
-    // Answer after the signals already delivered were handled (one turn of the loop).
-    for (let i = 0; i < chunk.split("\n").length - 1; i++) setImmediate(() => control.write(`${seen}\n`));
+    received += chunk;
+    let nl;
+    while ((nl = received.indexOf("\n")) >= 0) {
+      const question = received.slice(0, nl);
+      received = received.slice(nl + 1);
+      // Answer a moment later, so that a signal delivered with the question is counted.
+      setTimeout(() => control.write(`${question} ${seen}\n`), ANSWER_DELAY_MS).unref();
+    }
   });
 }
 
