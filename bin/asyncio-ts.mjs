@@ -2,16 +2,20 @@
 // The asyncio-ts command line, like `python -m asyncio`:
 //   asyncio-ts [--debug]                      a REPL with a running event loop, `asyncio` imported, `await` at top level
 //   asyncio-ts run <script> [--debug] [args]  runs the script's exported `main` (or default export) under asyncio.run()
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, fstatSync, readFileSync } from "node:fs";
+import net from "node:net";
 import { resolve } from "node:path";
 import readline from "node:readline";
 import repl from "node:repl";
 import { PassThrough } from "node:stream";
-import { pathToFileURL } from "node:url";
+import { types } from "node:util";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const USAGE = `Usage:
   asyncio-ts [--debug]                       open a REPL with a running event loop (\`asyncio\` is imported)
   asyncio-ts run <script> [--debug] [args]   run the script's exported \`main\` with asyncio.run()
+  asyncio-ts --version                       print the version of asyncio-ts
 
 --debug turns on asyncio debug mode (as ASYNCIO_DEBUG=1); then SIGUSR2 prints every task's call graph.`;
 
@@ -51,6 +55,11 @@ async function runScript(args, debug) {
   const [script, ...scriptArgs] = args;
   if (script === undefined) fail(`run: expected a script\n${USAGE}`);
   const path = resolve(script);
+  if (!existsSync(path)) fail(`cannot find the script ${script} (${path})`, 1);
+  if (!supervised && process.platform !== "win32") {
+    supervise();
+    return;
+  }
   if (/\.[cm]?tsx?$/.test(path)) await enableTypeScript(script);
   const asyncio = await loadLibrary();
   process.argv = [process.argv[0], path, ...scriptArgs];
@@ -58,16 +67,137 @@ async function runScript(args, debug) {
   const main = typeof mod.main === "function" ? mod.main : typeof mod.default === "function" ? mod.default : null;
   if (main === null) fail(`${script} does not export a \`main\` function (or a default export)`);
   try {
-    await asyncio.run(main, debug ? { debug: true } : {});
+    // run() installs its Ctrl-C handler before it returns its promise: the supervisor's counter comes after it.
+    const done = asyncio.run(main, debug ? { debug: true } : {});
+    if (supervised) answerSupervisor();
+    await done;
   } catch (error) {
-    if (error instanceof asyncio.KeyboardInterrupt) {
-      process.stderr.write("KeyboardInterrupt\n");
-      process.exitCode = 130;
-      return;
-    }
+    // Left uncaught, KeyboardInterrupt prints itself and ends the process by SIGINT, as Node and Python do on Ctrl-C.
+    if (error instanceof asyncio.KeyboardInterrupt) throw error;
     process.stderr.write(`${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
     process.exitCode = 1;
   }
+}
+
+// ------------------------------------------------------------------ Ctrl-C for a script that blocks
+
+// A script whose main blocks the thread in synchronous code (`for (;;) {}`) never lets run()'s SIGINT handler run,
+// so Ctrl-C could not stop it, not even twice. So `run` runs the script in a child process and stays as its
+// supervisor: both get the terminal's Ctrl-C; on each, the supervisor asks the child (over a pipe, fd 3) how many
+// SIGINTs it has seen. An answer means the child's loop turns and handles Ctrl-C itself (a SIGINT sent to the
+// supervisor alone is forwarded then). No answer within a moment, twice in a row, means the thread is blocked: the
+// supervisor kills the child, prints `KeyboardInterrupt` and ends by SIGINT, as the second Ctrl-C would have.
+// Otherwise it ends as the child ended: same exit code, or same signal.
+const SUPERVISED = "ASYNCIO_TS_SUPERVISED";
+const ANSWER_WAIT_MS = 1000;
+const ANSWER_DELAY_MS = 50;
+// Read once and removed, so that a command the script starts in turn is not taken for a supervised one.
+const supervised = process.env[SUPERVISED] === "1";
+delete process.env[SUPERVISED];
+
+function supervise() {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: { ...process.env, [SUPERVISED]: "1" },
+  });
+  const control = child.stdio[3];
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  let interrupts = 0; // SIGINTs the supervisor received
+  let asked = 0; // number of the last question
+  let answered = 0; // number of the last question answered
+  let strikes = 0; // questions in a row left unanswered for ANSWER_WAIT_MS
+  let killed = false;
+  let received = "";
+  control.setEncoding("utf8");
+  control.on("error", () => {});
+  control.on("data", (chunk) => {
+    received += chunk;
+    let nl;
+    while ((nl = received.indexOf("\n")) >= 0) {
+      const [question, seen] = received.slice(0, nl).split(" ").map(Number);
+      received = received.slice(nl + 1);
+      // Only the answer to the latest question counts, however late it comes.
+      if (question !== asked) continue;
+      answered = question;
+      strikes = 0;
+      if (seen >= interrupts || !alive()) rechecking = false;
+      else if (!rechecking) {
+        // Fewer SIGINTs than the supervisor got. A signal the terminal sent to both may reach a busy child a little
+        // later than the question (through another of its threads): ask once more before concluding.
+        rechecking = true;
+        ask();
+      } else {
+        // Still fewer: it was sent to the supervisor alone (`kill -INT`), not to both. Pass it on.
+        rechecking = false;
+        child.kill("SIGINT");
+      }
+    }
+  });
+  let rechecking = false;
+  const ask = () => {
+    const question = ++asked;
+    control.write(`${question}\n`);
+    setTimeout(() => {
+      if (answered >= question || !alive()) return;
+      if (++strikes >= 2 && !killed) {
+        killed = true;
+        child.kill("SIGKILL");
+      }
+    }, ANSWER_WAIT_MS).unref();
+  };
+  process.on("SIGINT", () => {
+    interrupts++;
+    ask();
+  });
+  const forward = (signal) => () => child.kill(signal);
+  for (const signal of ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2"]) process.on(signal, forward(signal));
+  child.on("exit", (code, signal) => {
+    process.removeAllListeners("SIGINT");
+    if (killed) {
+      process.stderr.write("KeyboardInterrupt\n");
+      process.kill(process.pid, "SIGINT");
+    } else if (signal !== null) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+  child.on("error", (error) => fail(`cannot start the script: ${error.message}`, 1));
+}
+
+/** The child's side: counts the SIGINTs it sees and answers each question of the supervisor with that count. */
+function answerSupervisor() {
+  let seen = 0;
+  const counter = () => {
+    seen++;
+    // Alone, the counter would keep the process from ending by SIGINT as it should: step aside and send it again.
+    if (process.listenerCount("SIGINT") === 1) {
+      process.removeListener("SIGINT", counter);
+      process.kill(process.pid, "SIGINT");
+    }
+  };
+  process.on("SIGINT", counter);
+  let control;
+  try {
+    if (!fstatSync(3).isSocket()) return;
+    control = new net.Socket({ fd: 3, readable: true, writable: true });
+  } catch {
+    return;
+  }
+  control.unref();
+  control.on("error", () => {});
+  control.setEncoding("utf8");
+  let received = "";
+  control.on("data", (chunk) => {
+    received += chunk;
+    let nl;
+    while ((nl = received.indexOf("\n")) >= 0) {
+      const question = received.slice(0, nl);
+      received = received.slice(nl + 1);
+      // Answer a moment later, so that a signal delivered with the question is counted.
+      setTimeout(() => control.write(`${question} ${seen}\n`), ANSWER_DELAY_MS).unref();
+    }
+  });
 }
 
 // ------------------------------------------------------------------ the REPL
@@ -108,7 +238,9 @@ async function startRepl(debug) {
             new Promise((resolveInput, rejectInput) => {
               finishInput = resolveInput;
               // The value is boxed: a Future or promise typed at the prompt is shown, not awaited.
-              defaultEval.call(server, code, context, file, (error, value) => (error ? rejectInput(error) : resolveInput({ value })));
+              defaultEval.call(server, code, context, file, (error, value) =>
+                error ? rejectInput(error) : settledOrShown(value, rejectInput, (shown) => resolveInput({ value: shown })),
+              );
             }),
           { name: "repl" },
         );
@@ -123,6 +255,36 @@ async function startRepl(debug) {
         });
       });
     });
+  // A promise that rejects at once (`asyncio.run(main)` typed at the prompt, where a loop already runs) is reported
+  // once, as the input's error, instead of shown as `Promise { <rejected> ... }` and then reported again as unhandled.
+  // One that is still pending a moment later is shown; if it rejects afterwards, Node reports it as usual.
+  const settledOrShown = (value, fail, show) => {
+    if (!types.isPromise(value)) {
+      show(value);
+      return;
+    }
+    let state = "pending";
+    let reason;
+    value.then(
+      () => {
+        if (state === "pending") state = "fulfilled";
+      },
+      (error) => {
+        if (state === "shown") void Promise.reject(error);
+        else {
+          state = "rejected";
+          reason = error;
+        }
+      },
+    );
+    setImmediate(() => {
+      if (state === "rejected") fail(reason);
+      else {
+        state = "shown";
+        show(value);
+      }
+    });
+  };
   server.eval = (code, context, file, callback) => {
     queue = queue.then(() => evaluate(code, context, file, callback));
   };
@@ -172,6 +334,8 @@ async function startRepl(debug) {
 const argv = process.argv.slice(2);
 if (argv[0] === "-h" || argv[0] === "--help") {
   process.stdout.write(`${USAGE}\n`);
+} else if (argv[0] === "-v" || argv[0] === "--version") {
+  process.stdout.write(`${version}\n`);
 } else if (argv[0] === "run") {
   const rest = argv.slice(1);
   // --debug is ours when it comes before the script or right after it; later arguments belong to the script.

@@ -10,17 +10,21 @@
 import * as asyncio from "../src/index.js";
 
 async function handleEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): Promise<void> {
-  const [host, port] = writer.getExtraInfo("peername") as [string, number];
-  console.log(`${host}:${port} connected`);
+  // `[host, port]`; undefined when the client reset the connection before it was even accepted.
+  const peer = writer.getExtraInfo("peername") as [string, number] | undefined;
+  const who = peer === undefined ? "a client gone before it was accepted" : peer.join(":");
+  console.log(`${who} connected`);
   try {
     // Lines until the client closes its side; a line longer than the reader's limit ends the connection.
     for await (const line of reader) {
       writer.write(line);
       await writer.drain();
     }
-    console.log(`${host}:${port} closed the connection`);
+    console.log(`${who} closed the connection`);
   } catch (error) {
-    console.log(`${host}:${port} failed: ${(error as Error).message}`);
+    // A reset (ConnectionResetError), a line over the limit (RangeError): the connection ends, the server goes on.
+    if (error instanceof asyncio.CancelledError) throw error;
+    console.log(`${who} failed: ${(error as Error).message}`);
   } finally {
     writer.close();
     await writer.waitClosed().catch(() => {});
@@ -30,7 +34,7 @@ async function handleEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWr
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 8888);
   const server = await asyncio.startServer(handleEcho, "127.0.0.1", port);
-  const addresses = server.sockets.map((s) => (s.getsockname() as [string, number]).join(":"));
+  const addresses = server.sockets.map((s) => s.getsockname().join(":"));
   console.log(`serving on ${addresses.join(", ")}; Ctrl-C to stop`);
   await server.with(() => server.serveForever());
 }

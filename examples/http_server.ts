@@ -9,8 +9,9 @@
  *
  * What it shows: `readuntil` with a multi-byte separator and a limit (an oversized header is answered with 431),
  * `readexactly` for a body with Content-Length, `IncompleteReadError` when the client hangs up mid-request,
- * `timeout()` for idle keep-alive connections, one task per connection, `write` + `drain` for backpressure, and a
- * shutdown that closes idle connections (`closeClients`) and waits for every handler (`waitClosed`).
+ * `timeout()` for idle keep-alive connections, one task per connection, `write` + `drain` for backpressure,
+ * `ConnectionError` for clients that reset or go away mid-request (not worth a stack trace), and a shutdown that
+ * closes idle connections (`closeClients`) and waits for every handler (`waitClosed`).
  */
 import * as asyncio from "../src/index.js";
 
@@ -114,13 +115,23 @@ function respond(writer: asyncio.StreamWriter, status: number, body: string | Bu
   if (!options.head) writer.write(payload);
 }
 
+/** Decodes `%XX` escapes; a malformed one (`%E0%A4%A`) is the client's error: 400. */
+function decodePath(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (error) {
+    if (error instanceof URIError) throw new HttpError(400, "malformed percent-encoding in the path");
+    throw error;
+  }
+}
+
 /** The application: a few routes. */
 function route(request: Request): [number, string | Buffer] {
   const path = request.target.split("?")[0]!;
   if (request.method !== "GET" && request.method !== "HEAD" && request.method !== "POST") return [405, "Method Not Allowed\n"];
   if (path === "/") return [200, "Hello from asyncio-ts\n"];
   if (path === "/echo") return [200, request.body];
-  if (path.startsWith("/hello/")) return [200, `Hello, ${decodeURIComponent(path.slice(7))}!\n`];
+  if (path.startsWith("/hello/")) return [200, `Hello, ${decodePath(path.slice(7))}!\n`];
   return [404, `Not Found: ${path}\n`];
 }
 
@@ -149,7 +160,8 @@ async function handleConnection(reader: asyncio.StreamReader, writer: asyncio.St
   } catch (error) {
     if (error instanceof HttpError) {
       respond(writer, error.status, `${error.message}\n`, { close: true });
-    } else if ((error as { code?: string }).code !== "ECONNRESET") {
+    } else if (!(error instanceof asyncio.ConnectionError)) {
+      // A client that resets or goes away (ECONNRESET, EPIPE, ...) is part of a server's day; anything else is a bug.
       throw error;
     }
   } finally {
@@ -160,7 +172,7 @@ async function handleConnection(reader: asyncio.StreamReader, writer: asyncio.St
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 8080);
   const server = await asyncio.startServer(handleConnection, "127.0.0.1", port, { limit: HEADER_LIMIT, backlog: 1024 });
-  const [host, bound] = server.sockets[0]!.getsockname() as [string, number];
+  const [host, bound] = server.sockets[0]!.getsockname();
   console.log(`listening on http://${host}:${bound}/ ; Ctrl-C to stop`);
   try {
     // Serve until Ctrl-C cancels this task (a Future nobody resolves waits forever).

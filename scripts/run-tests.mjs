@@ -22,6 +22,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 // A per-test timeout turns a hang into a failure with a name, instead of a CI run that never ends.
-const args = ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files];
+const args = ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000"];
+// On a terminal node:test's own `spec` reporter; elsewhere (CI logs, a pipe) a dot per test, the failures in full and
+// the summary, instead of thousands of lines of TAP (scripts/concise-reporter.mjs).
+if (!process.stdout.isTTY) args.push(`--test-reporter=${new URL("./concise-reporter.mjs", import.meta.url).href}`, "--test-reporter-destination=stdout");
+args.push(...files);
 const r = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(r.status ?? 1);

@@ -184,10 +184,16 @@ declare module "./events.js" {
      */
     createServer(
       protocolFactory: () => object,
+      host: null | undefined,
+      port: null | undefined,
+      options: CreateServerOptions & { sock: net.Server },
+    ): Promise<Server>;
+    createServer(
+      protocolFactory: () => object,
       host?: string | readonly string[] | null,
       port?: number | string | null,
       options?: CreateServerOptions,
-    ): Promise<Server>;
+    ): Promise<Server<HostPort>>;
     /**
      * As `createConnection`, to the Unix socket at `path`.
      *
@@ -203,7 +209,7 @@ declare module "./events.js" {
      *
      * Cancellation: the listening socket is closed.
      */
-    createUnixServer(protocolFactory: () => object, path?: string | null, options?: CreateUnixServerOptions): Promise<Server>;
+    createUnixServer(protocolFactory: () => object, path?: string | null, options?: CreateUnixServerOptions): Promise<Server<string>>;
     /**
      * Creates a UDP endpoint bound to `localAddr` and/or connected to `remoteAddr`; resolves with
      * `[transport, protocol]` once `connectionMade` was called.
@@ -527,7 +533,12 @@ function adoptNodeServer(sock: unknown, method: string): net.Server {
   return sock;
 }
 
-async function finishServer(loop: EventLoop, server: Server, startServing: unknown, method: string): Promise<Server> {
+async function finishServer<A extends HostPort | string>(
+  loop: EventLoop,
+  server: Server<A>,
+  startServing: unknown,
+  method: string,
+): Promise<Server<A>> {
   if (startServing !== undefined && typeof startServing !== "boolean") {
     server.close();
     throw new TypeError(`${method}: expected \`startServing\` to be a boolean, got ${describe(startServing)}`);
@@ -561,7 +572,7 @@ EventLoop.prototype.createServer = async function createServer(
   host?: string | readonly string[] | null,
   port?: number | string | null,
   options?: CreateServerOptions,
-): Promise<Server> {
+): Promise<Server<HostPort>> {
   const method = "createServer";
   const { o, ssl, tlsOptions, timeouts, backlog } = checkServerArgs(this, protocolFactory, options, method);
   const family = checkFamily(o.family, method);
@@ -603,7 +614,7 @@ EventLoop.prototype.createServer = async function createServer(
     if (!o.sock) throw new RangeError(`${method}: give \`host\`/\`port\`, or \`sock\``);
     nodeServers.push(adoptNodeServer(o.sock, method));
   }
-  const server = new Server(this, nodeServers, protocolFactory, ssl, tlsOptions, timeouts);
+  const server = new Server<HostPort>(this, nodeServers, protocolFactory, ssl, tlsOptions, timeouts);
   return finishServer(this, server, o.startServing, method);
 };
 
@@ -612,7 +623,7 @@ EventLoop.prototype.createUnixServer = async function createUnixServer(
   protocolFactory: () => object,
   path?: string | null,
   options?: CreateUnixServerOptions,
-): Promise<Server> {
+): Promise<Server<string>> {
   const method = "createUnixServer";
   const { o, ssl, tlsOptions, timeouts, backlog } = checkServerArgs(this, protocolFactory, options, method);
   let nodeServer: net.Server;
@@ -635,7 +646,7 @@ EventLoop.prototype.createUnixServer = async function createUnixServer(
     if (!o.sock) throw new RangeError(`${method}: no \`path\` and no \`sock\` were given`);
     nodeServer = adoptNodeServer(o.sock, method);
   }
-  const server = new Server(this, [nodeServer], protocolFactory, ssl, tlsOptions, timeouts);
+  const server = new Server<string>(this, [nodeServer], protocolFactory, ssl, tlsOptions, timeouts);
   return finishServer(this, server, o.startServing, method);
 };
 

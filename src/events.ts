@@ -576,7 +576,6 @@ export class EventLoop {
   close(): void {
     if (this._running) throw new RuntimeError("Cannot close a running event loop");
     if (this._closed) return;
-    if (this._debug) this._log(`Close ${inspect(this)}`);
     this._closed = true;
     this._ready.clear();
     for (const t of this._timers.items) t._scheduled = false;

@@ -4,6 +4,8 @@ import { isIterable } from "./_internal/validate.js";
  * so callers can branch on `instanceof` and read the details without parsing messages.
  * @module
  */
+import { type InspectOptionsStylized, inspect } from "node:util";
+import { installGroupPrinting, installInterruptExit } from "./_internal/uncaught.js";
 
 /** Raised inside a task at the `await` it is suspended on when the task is cancelled. */
 export class CancelledError extends Error {
@@ -34,8 +36,11 @@ export class IncompleteReadError extends Error {
   /** How many bytes were expected in total; `null` when reading until a separator. */
   readonly expected: number | null;
   constructor(partial: Uint8Array, expected: number | null) {
-    const what = expected === null ? "undefined" : String(expected);
-    super(`${partial.length} bytes read on a total of ${what} expected bytes`);
+    super(
+      expected === null
+        ? `${partial.length} bytes read before EOF, without the separator`
+        : `${partial.length} bytes read on a total of ${expected} expected bytes`,
+    );
     this.partial = partial;
     this.expected = expected;
   }
@@ -87,11 +92,99 @@ export class RuntimeError extends Error {
   override name = "RuntimeError";
 }
 
-/** Python's `KeyboardInterrupt`: `run()` rejects with it when Ctrl-C (SIGINT) cancelled the main task. */
+/**
+ * Python's `KeyboardInterrupt`: `run()` rejects with it when Ctrl-C (SIGINT) cancelled the main task. Left uncaught,
+ * it ends the process as Ctrl-C does: `KeyboardInterrupt` on stderr, then death by SIGINT (shell status 130), unless
+ * the program listens for `uncaughtException`.
+ */
 export class KeyboardInterrupt extends Error {
   override name = "KeyboardInterrupt";
   constructor(message?: string) {
     super(message ?? "");
+    installInterruptExit((e) => e instanceof KeyboardInterrupt);
+  }
+}
+
+// ------------------------------------------------------------------ connection errors
+// Python raises OSError subclasses for a lost connection; Node raises plain errors with a `code`. These classes let
+// Python-shaped code test Node's own errors, unchanged: `err instanceof ConnectionResetError` is true for any error
+// whose `code` is ECONNRESET, so nothing is wrapped and `err.code` keeps working. Instances made with `new` match too.
+
+/** Whether `value` is an object whose `code` is one of `codes`. */
+function hasCode(value: unknown, codes: ReadonlySet<string>): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  return typeof code === "string" && codes.has(code);
+}
+
+const RESET_CODES: ReadonlySet<string> = new Set(["ECONNRESET"]);
+const BROKEN_PIPE_CODES: ReadonlySet<string> = new Set(["EPIPE", "ESHUTDOWN"]);
+const ABORTED_CODES: ReadonlySet<string> = new Set(["ECONNABORTED"]);
+const REFUSED_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED"]);
+const CONNECTION_CODES: ReadonlySet<string> = new Set([...RESET_CODES, ...BROKEN_PIPE_CODES, ...ABORTED_CODES, ...REFUSED_CODES]);
+
+/** The ordinary prototype-chain test, which `Symbol.hasInstance` below extends. */
+const ownInstance = Function.prototype[Symbol.hasInstance];
+
+/**
+ * Python's `ConnectionError`: `instanceof` matches Node's errors whose `code` is ECONNRESET, EPIPE, ESHUTDOWN,
+ * ECONNABORTED or ECONNREFUSED (and instances of the subclasses below). Node's errors are not wrapped: catch them as
+ * they are and test them with `instanceof`.
+ */
+export class ConnectionError extends Error {
+  override name = "ConnectionError";
+  /** Node's error code, as on Node's own errors (Python's `errno`). */
+  readonly code: string | undefined;
+  constructor(message?: string, code?: string) {
+    super(message ?? "");
+    this.code = code;
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionError && hasCode(value, CONNECTION_CODES));
+  }
+}
+
+/** Python's `ConnectionResetError`: `instanceof` matches Node's errors with `code` ECONNRESET (the peer reset). */
+export class ConnectionResetError extends ConnectionError {
+  override name = "ConnectionResetError";
+  constructor(message?: string) {
+    super(message, "ECONNRESET");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionResetError && hasCode(value, RESET_CODES));
+  }
+}
+
+/** Python's `BrokenPipeError`: `instanceof` matches Node's errors with `code` EPIPE or ESHUTDOWN (writing to a closed peer). */
+export class BrokenPipeError extends ConnectionError {
+  override name = "BrokenPipeError";
+  constructor(message?: string) {
+    super(message, "EPIPE");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === BrokenPipeError && hasCode(value, BROKEN_PIPE_CODES));
+  }
+}
+
+/** Python's `ConnectionAbortedError`: `instanceof` matches Node's errors with `code` ECONNABORTED. */
+export class ConnectionAbortedError extends ConnectionError {
+  override name = "ConnectionAbortedError";
+  constructor(message?: string) {
+    super(message, "ECONNABORTED");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionAbortedError && hasCode(value, ABORTED_CODES));
+  }
+}
+
+/** Python's `ConnectionRefusedError`: `instanceof` matches Node's errors with `code` ECONNREFUSED (nobody listens). */
+export class ConnectionRefusedError extends ConnectionError {
+  override name = "ConnectionRefusedError";
+  constructor(message?: string) {
+    super(message, "ECONNREFUSED");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return ownInstance.call(this, value) || (this === ConnectionRefusedError && hasCode(value, REFUSED_CODES));
   }
 }
 
@@ -116,8 +209,11 @@ function toPredicate(matcher: ExceptionMatcher): (error: unknown) => boolean {
  */
 export class ExceptionGroup<E = unknown> extends AggregateError {
   override name = "ExceptionGroup";
-  /** The errors of the group, in the order they happened; groups may nest. */
-  readonly exceptions: readonly E[];
+
+  /** The errors of the group, in the order they happened; groups may nest. The same array as `errors`. */
+  get exceptions(): readonly E[] {
+    return this.errors as E[];
+  }
 
   constructor(message: string, exceptions: Iterable<E>) {
     if (typeof message !== "string") {
@@ -129,8 +225,10 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     const list = Array.from(exceptions);
     if (list.length === 0) throw new RangeError("Expected `exceptions` to be a non-empty iterable, got an empty one");
     super(list, message);
-    // One array under both names: AggregateError's `errors` and Python's `exceptions`.
-    this.exceptions = this.errors as E[];
+    installGroupPrinting(
+      (e) => e instanceof ExceptionGroup,
+      (g) => formatExceptionGroup(g as ExceptionGroup<unknown>, { colors: false }, inspect, 0, false).join("\n"),
+    );
   }
 
   /** A copy of this group holding only the leaves (and nested groups) that match, or `null` when none does. */
@@ -158,6 +256,17 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     return [this.derive(matched), this.derive(rest)];
   }
 
+  /**
+   * How Node shows the group (`console.log`, an uncaught group): its own stack once, then each sub-error once,
+   * numbered and nested as Python prints an exception group, instead of Node's dump of both `exceptions` and
+   * `errors`. Like Python, at most 15 sub-errors per group are shown, and groups nested deeper than 10 are elided.
+   * (`formatExceptionGroup` below does the layout.)
+   */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect = inspect): string {
+    if (depth < 0) return `[${this.name}: ${this.message}]`;
+    return formatExceptionGroup(this, options, show).join("\n");
+  }
+
   /** Makes a group of the same message around other exceptions (used by `split`); `null` for none. */
   protected derive(exceptions: E[]): ExceptionGroup<E> | null {
     if (exceptions.length === 0) return null;
@@ -166,4 +275,49 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
     if (this.cause !== undefined) g.cause = this.cause;
     return g;
   }
+}
+
+/** Python's limits when printing a group: sub-errors shown per group, and nesting depth. */
+const MAX_GROUP_WIDTH = 15;
+const MAX_GROUP_DEPTH = 10;
+
+/**
+ * A group laid out as Python prints one: its header (with the count of sub-errors) and stack, then each sub-error
+ * once, in a numbered box; a nested group's boxes sit one step further right. `top` leaves the header unboxed.
+ */
+function formatExceptionGroup(
+  group: ExceptionGroup<unknown>,
+  options: InspectOptionsStylized | { colors: boolean },
+  show: typeof inspect = inspect,
+  level = 0,
+  withCause = true,
+): string[] {
+  const n = group.exceptions.length;
+  const title = `${group.name}: ${group.message}`;
+  const stack = typeof group.stack === "string" ? group.stack : title;
+  const frames = stack.startsWith(title) ? stack.slice(title.length).split("\n").filter((l) => l !== "") : [];
+  const head = [`${title} (${n} sub-exception${n === 1 ? "" : "s"})`, ...frames];
+  if (withCause && group.cause !== undefined) head.push(...`[cause]: ${show(group.cause, options)}`.split("\n"));
+  if (level >= MAX_GROUP_DEPTH) head.push(`... (max_group_depth is ${MAX_GROUP_DEPTH})`);
+  const lines = level === 0 ? head : head.map((l) => `| ${l}`);
+  if (level >= MAX_GROUP_DEPTH) return lines;
+  const rule = (label: string): string => `${"-".repeat(16)} ${label} ${"-".repeat(16)}`;
+  // The innermost last box closes every box around it with one line, as in Python.
+  let closed = false;
+  group.exceptions.slice(0, MAX_GROUP_WIDTH).forEach((error, i) => {
+    lines.push(`${i === 0 ? "+-+" : "  +"}${rule(String(i + 1))}`);
+    const inner =
+      error instanceof ExceptionGroup
+        ? formatExceptionGroup(error, options, show, level + 1)
+        : show(error, options).split("\n").map((l) => `| ${l}`);
+    for (const l of inner) lines.push(`  ${l}`);
+    closed = error instanceof ExceptionGroup && level + 1 < MAX_GROUP_DEPTH;
+  });
+  if (n > MAX_GROUP_WIDTH) {
+    const more = n - MAX_GROUP_WIDTH;
+    lines.push(`  +${rule("...")}`, `  | and ${more} more exception${more === 1 ? "" : "s"}`);
+    closed = false;
+  }
+  if (!closed) lines.push(`  +${"-".repeat(36)}`);
+  return lines;
 }

@@ -18,6 +18,11 @@ export {
   RuntimeError,
   ExceptionGroup,
   KeyboardInterrupt,
+  ConnectionError,
+  ConnectionResetError,
+  BrokenPipeError,
+  ConnectionAbortedError,
+  ConnectionRefusedError,
 } from "./exceptions.js";
 export type { ExceptionMatcher } from "./exceptions.js";
 
@@ -79,6 +84,7 @@ export type { RetryOptions } from "./retry.js";
 // Network: transports, protocols, streams (transports.ts, protocols.ts, base_net.ts, streams.ts).
 import "./base_net.js"; // adds createConnection, createServer, ... to EventLoop.prototype
 export { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, SubprocessTransport } from "./transports.js";
+export type { TransportExtraInfo } from "./transports.js";
 export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, SubprocessProtocol } from "./protocols.js";
 export type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
 export { NI_NUMERICHOST, NI_NUMERICSERV } from "./base_net.js";
@@ -112,6 +118,7 @@ export type {
   StartServerOptions,
   StartUnixServerOptions,
   StreamReaderOptions,
+  StreamExtraInfo,
   StreamStartTlsOptions,
 } from "./streams.js";
 

@@ -18,29 +18,53 @@ import { _SocketTransport } from "./socket_transports.js";
 import { type LoopResource, holdErrors, inLoop, makeProtocol, releaseErrors, trackResource, untrackResource } from "./_internal/io/netutil.js";
 import { describe } from "./_internal/validate.js";
 
-/** A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`. */
-export class ServerSocket {
+/**
+ * `peername` and `sockname` of a socket just accepted, for its transport's extra information. Read at once, as
+ * Python has them from accept(): once the peer resets, Node can no longer tell them. Only what could be read is set.
+ */
+function acceptedAddresses(sock: net.Socket): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  const peer = sock.remoteAddress;
+  if (typeof peer === "string") extra.peername = typeof sock.remotePort === "number" ? [peer, sock.remotePort] : peer;
+  const local = sock.address() as Partial<net.AddressInfo> | string;
+  if (typeof local === "string") extra.sockname = local;
+  else if (typeof local.address === "string") extra.sockname = typeof local.port === "number" ? [local.address, local.port] : local.address;
+  return extra;
+}
+
+/**
+ * A listening socket of a `Server`: Node's `address()`, and asyncio's `getsockname()`.
+ * @typeParam A - What `getsockname()` gives: `[host, port]` for a TCP server, a path for a Unix one.
+ */
+export class ServerSocket<A extends HostPort | string = HostPort | string> {
   /** @internal */ readonly _server: net.Server;
+  /** @internal The address when the socket was listed, kept for after the server closed. */
+  readonly _name: A | null;
 
   /** @internal */
   constructor(server: net.Server) {
     this._server = server;
+    const a = server.address();
+    this._name = (a === null || typeof a === "string" ? a : [a.address, a.port]) as A | null;
   }
 
-  /** Node's address object (`{ address, family, port }`), or the path of a Unix socket. */
+  /** Node's address object (`{ address, family, port }`), or the path of a Unix socket; null once closed. */
   address(): net.AddressInfo | string | null {
     return this._server.address();
   }
 
-  /** `[host, port]`, or the path of a Unix socket. */
-  getsockname(): HostPort | string | null {
-    const a = this._server.address();
-    if (a === null || typeof a === "string") return a;
-    return [a.address, a.port];
+  /**
+   * `[host, port]` for a TCP server (the port it was given, or the one the system picked for port 0), or the path
+   * of a Unix socket. Still answers after the server closed. `RuntimeError` for a socket that never listened.
+   */
+  getsockname(): A {
+    const name = this._name;
+    if (name === null) throw new RuntimeError("getsockname: the socket is not listening");
+    return (typeof name === "string" ? name : [name[0], name[1]]) as A;
   }
 
   toString(): string {
-    const name = this.getsockname();
+    const name = this._name;
     return `<ServerSocket ${Array.isArray(name) ? name.join(":") : String(name)}>`;
   }
 
@@ -52,8 +76,9 @@ export class ServerSocket {
 /**
  * A listening server, as asyncio's: made by `loop.createServer`, `startServer`, and their Unix variants.
  * `close()` stops listening; connections go on until closed; `waitClosed()` waits for them.
+ * @typeParam A - What its sockets' `getsockname()` gives: `[host, port]` (TCP) or a path (Unix).
  */
-export class Server implements LoopResource {
+export class Server<A extends HostPort | string = HostPort | string> implements LoopResource {
   // Invariants:
   // - `_nodeServers` is null once close() was called.
   // - `_clients` holds what keeps the server "in use": each connection's transport (and a TLS socket during its
@@ -71,6 +96,8 @@ export class Server implements LoopResource {
   /** @internal */ _serving = false;
   /** @internal */ _servingForeverFut: Future<void> | null = null;
   /** @internal */ _pending: net.Socket[] = [];
+  /** The addresses of each accepted socket, read as Node handed it over: a reset later makes them unreadable. */
+  private readonly _acceptedAddresses = new WeakMap<net.Socket, Record<string, unknown>>();
   private readonly _onConnection: (sock: net.Socket) => void;
 
   /** @internal Use `loop.createServer()` or `startServer()`. */
@@ -119,6 +146,7 @@ export class Server implements LoopResource {
       sock.destroy();
       return;
     }
+    this._acceptedAddresses.set(sock, acceptedAddresses(sock));
     if (!this._serving) this._pending.push(sock);
     else this._accept(sock);
   }
@@ -126,7 +154,7 @@ export class Server implements LoopResource {
   private _accept(sock: net.Socket): void {
     const tlsOptions = this._tlsOptions;
     if (tlsOptions === null) {
-      this._makeTransport(sock, undefined);
+      this._makeTransport(sock, this._acceptedAddresses.get(sock));
       return;
     }
     this._attach(sock);
@@ -136,7 +164,7 @@ export class Server implements LoopResource {
         const err = handshake.exception() as Error | null;
         if (err === null) {
           const tlsSock = handshake.result();
-          this._makeTransport(tlsSock, tlsExtra(tlsSock, this._ssl!));
+          this._makeTransport(tlsSock, { ...this._acceptedAddresses.get(sock), ...tlsExtra(tlsSock, this._ssl!) });
         } else if (this._loop._debug) {
           this._loop._log(`${this}: TLS handshake failed: ${err.message}`);
         }
@@ -182,8 +210,8 @@ export class Server implements LoopResource {
   }
 
   /** The listening sockets (empty once closed). */
-  get sockets(): readonly ServerSocket[] {
-    return this._nodeServers === null ? [] : this._nodeServers.map((s) => new ServerSocket(s));
+  get sockets(): readonly ServerSocket<A>[] {
+    return this._nodeServers === null ? [] : this._nodeServers.map((s) => new ServerSocket<A>(s));
   }
 
   /**

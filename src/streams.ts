@@ -9,18 +9,20 @@
  *   (`transport.setWriteBufferLimits`), and throws the connection's error once it is lost.
  * @module
  */
+import type * as net from "node:net";
 import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import { sleep, type Task } from "./tasks.js";
 import { Protocol } from "./protocols.js";
-import type { Transport } from "./transports.js";
+import type { Transport, TransportExtraInfo } from "./transports.js";
 import type {
   CreateConnectionOptions,
   CreateServerOptions,
   CreateUnixConnectionOptions,
   CreateUnixServerOptions,
+  HostPort,
 } from "./base_net.js";
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
@@ -94,6 +96,18 @@ export async function openConnection(
  *
  * Cancellation: the sockets listening so far are closed.
  */
+export function startServer(
+  clientConnected: ClientConnectedCallback,
+  host: null | undefined,
+  port: null | undefined,
+  options: StartServerOptions & { sock: net.Server },
+): Promise<Server>;
+export function startServer(
+  clientConnected: ClientConnectedCallback,
+  host?: string | readonly string[] | null,
+  port?: number | string | null,
+  options?: StartServerOptions,
+): Promise<Server<HostPort>>;
 export async function startServer(
   clientConnected: ClientConnectedCallback,
   host?: string | readonly string[] | null,
@@ -131,7 +145,7 @@ export async function startUnixServer(
   clientConnected: ClientConnectedCallback,
   path?: string | null,
   options?: StartUnixServerOptions,
-): Promise<Server> {
+): Promise<Server<string>> {
   checkCallback(clientConnected, "startUnixServer");
   const loop = getRunningLoop();
   const [limit, rest] = splitLimit(options, "startUnixServer");
@@ -313,6 +327,12 @@ export interface StreamStartTlsOptions {
   sslShutdownTimeout?: number | null;
 }
 
+/** What `StreamWriter.getExtraInfo(name)` gives for each name: a transport's, with `socket` a `net.Socket`. */
+export interface StreamExtraInfo extends Omit<TransportExtraInfo, "socket" | "pipe" | "subprocess"> {
+  /** Node's socket (a `tls.TLSSocket` over TLS). */
+  socket: net.Socket;
+}
+
 /**
  * The writing half of a stream: wraps a transport and adds `drain()` (wait for the write buffer) and
  * `waitClosed()`. Made by `openConnection` and for each `startServer` connection.
@@ -377,8 +397,14 @@ export class StreamWriter {
     await this._protocol._getCloseWaiter(this);
   }
 
-  /** The transport's extra information (`peername`, `sockname`, `socket`, `sslcontext`, `peercert`, `cipher`). */
-  getExtraInfo(name: string, defaultValue?: unknown): any {
+  /**
+   * The transport's extra information, typed per name (`peername`, `sockname`, `socket`, and for TLS `sslcontext`,
+   * `peercert`, `cipher`, `compression`, `ssl_object`): see {@link TransportExtraInfo}. `socket` is a `net.Socket`.
+   */
+  getExtraInfo<K extends keyof StreamExtraInfo>(name: K): StreamExtraInfo[K] | undefined;
+  getExtraInfo<K extends keyof StreamExtraInfo, D>(name: K, defaultValue: D): StreamExtraInfo[K] | D;
+  getExtraInfo(name: string, defaultValue?: unknown): unknown;
+  getExtraInfo(name: string, defaultValue?: unknown): unknown {
     return this._transport.getExtraInfo(name, defaultValue);
   }
 

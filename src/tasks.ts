@@ -560,7 +560,14 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
     return outer;
   }
   let loop: EventLoop | null = null;
-  for (const a of args) if (a instanceof Future) loop ??= a._loop;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a instanceof Future) loop ??= a._loop;
+    else if (Array.isArray(a)) {
+      // Checked before any awaitable is wrapped, so that no task is started for a call that fails.
+      throw new TypeError(`gather: argument ${i} is an array, not an awaitable: spread the array: \`gather(...tasks)\``);
+    }
+  }
   loop ??= _runningOrSetLoop();
   // The same awaitable given twice is awaited once and its result repeated, as CPython.
   const children: Future<unknown>[] = new Array(args.length);

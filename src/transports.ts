@@ -4,6 +4,12 @@
  * in base_subprocess.ts.
  * @module
  */
+import type * as net from "node:net";
+import type * as tls from "node:tls";
+import type * as dgram from "node:dgram";
+import type { ChildProcess } from "node:child_process";
+import type { HostPort } from "./base_net.js";
+import type { SSLOptions } from "./sslproto.js";
 import { RuntimeError } from "./exceptions.js";
 import type { DatagramAddress } from "./protocols.js";
 
@@ -12,6 +18,33 @@ function notImplemented(obj: object, method: string): never {
 }
 
 // ------------------------------------------------------------------ the public base classes
+
+/**
+ * What `getExtraInfo(name)` gives for each name asyncio-ts sets. A transport has only the names that apply to it:
+ * the others give `undefined` (or the default passed).
+ */
+export interface TransportExtraInfo {
+  /** The remote address: `[host, port]`, or a path for a Unix socket (a connected datagram endpoint's peer too). */
+  peername: HostPort | string;
+  /** The local address: `[host, port]`, or a path for a Unix socket. */
+  sockname: HostPort | string;
+  /** Node's socket: a `net.Socket` (a `tls.TLSSocket` over TLS) for a stream, a `dgram.Socket` for datagrams. */
+  socket: net.Socket | dgram.Socket;
+  /** The `ssl` value the connection was made with (TLS only; `{}` for `ssl: true`). */
+  sslcontext: tls.SecureContext | SSLOptions;
+  /** The peer's certificate, `null` when it sent none (TLS only). */
+  peercert: tls.PeerCertificate | null;
+  /** The cipher in use (TLS only). */
+  cipher: tls.CipherNameAndProtocol;
+  /** Always `null`: TLS compression is not used (TLS only). */
+  compression: null;
+  /** The `tls.TLSSocket` (TLS only). */
+  ssl_object: tls.TLSSocket;
+  /** The pipe of a pipe transport (a child's stdin, stdout or stderr, or a pipe given to `connectReadPipe`). */
+  pipe: net.Socket;
+  /** The child process of a subprocess transport. */
+  subprocess: ChildProcess;
+}
 
 /** The base of every transport: extra information and closing. */
 export class BaseTransport {
@@ -23,11 +56,15 @@ export class BaseTransport {
   }
 
   /**
-   * Optional information about the transport and its socket: `peername` and `sockname` (`[host, port]`, or a path
-   * for Unix sockets), `socket` (Node's socket), and for TLS `sslcontext`, `peercert`, `cipher`, `ssl_object`.
-   * Returns `defaultValue` (default `undefined`) when the name is unknown.
+   * Optional information about the transport and its socket, typed per name (see {@link TransportExtraInfo}):
+   * `peername` and `sockname` (`[host, port]`, or a path for Unix sockets), `socket` (Node's socket), for TLS
+   * `sslcontext`, `peercert`, `cipher`, `compression`, `ssl_object`, and `pipe` or `subprocess` for subprocess
+   * transports. Returns `defaultValue` (default `undefined`) when the transport has no such information.
    */
-  getExtraInfo(name: string, defaultValue?: unknown): any {
+  getExtraInfo<K extends keyof TransportExtraInfo>(name: K): TransportExtraInfo[K] | undefined;
+  getExtraInfo<K extends keyof TransportExtraInfo, D>(name: K, defaultValue: D): TransportExtraInfo[K] | D;
+  getExtraInfo(name: string, defaultValue?: unknown): unknown;
+  getExtraInfo(name: string, defaultValue?: unknown): unknown {
     return Object.prototype.hasOwnProperty.call(this._extra, name) ? this._extra[name] : defaultValue;
   }
 

@@ -1,7 +1,7 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -44,6 +44,57 @@ function runCli(args: string[], onStdout?: (all: string, stdin: NodeJS.WritableS
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Runs `asyncio-ts run test/fixtures/cli-blocked.ts mode` in a process group of its own and, once the script is
+ * ready, sends SIGINT `times` times (a second apart): to the whole group as a terminal's Ctrl-C does, or to the
+ * command alone, as `kill -INT` does.
+ */
+function interrupted(mode: "block" | "sleep", to: "group" | "command", times: number): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, "run", "test/fixtures/cli-blocked.ts", mode], {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let sent = 0;
+    const timers: NodeJS.Timeout[] = [];
+    const guard = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 60_000);
+    const send = (): void => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      sent++;
+      if (to === "group") process.kill(-child.pid!, "SIGINT");
+      else child.kill("SIGINT");
+      if (sent < times) timers.push(setTimeout(send, 1000));
+    };
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      stdout += chunk;
+      if (sent === 0 && /ready \d+\n/.test(stdout)) send();
+    });
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(guard);
+      for (const t of timers) clearTimeout(t);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Feeds `input` to the REPL through a pipe and closes it; resolves with everything it printed. */
@@ -119,6 +170,26 @@ describe("the REPL", () => {
     assert.match(result.stdout, /^> 42$/m);
   });
 
+  test("a rejected asyncio.run() typed at the prompt is reported once, not also shown as a rejected Promise", async () => {
+    const result = await replSession('asyncio.run(async () => { throw new Error("x") })\n6 * 7\n');
+    assert.equal(result.code, 0, result.stderr);
+    const output = result.stdout + result.stderr;
+    assert.equal(output.match(/RuntimeError: asyncio\.run\(\) cannot be called from a running event loop/g)?.length, 1, output);
+    assert.match(result.stdout, /Uncaught RuntimeError/);
+    assert.doesNotMatch(output, /<rejected>/);
+    assert.match(result.stdout, /^> 42$/m);
+  });
+
+  test("a promise still pending a moment later is shown, and its later rejection is reported once", async () => {
+    const result = await replSession(
+      'const p = new Promise((_, rej) => setTimeout(() => rej(new Error("late")), 50)); p\nawait asyncio.sleep(0.2)\n6 * 7\n',
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /<pending>/);
+    assert.equal(result.stdout.match(/Uncaught Error: late/g)?.length, 1, result.stdout);
+    assert.match(result.stdout, /^> 42$/m);
+  });
+
   test("input spread over several lines is put together", async () => {
     const result = await replSession("async function twice(x) {\n  await asyncio.sleep(0);\n  return 2 * x;\n}\nawait twice(21)\n");
     assert.equal(result.code, 0, result.stderr);
@@ -162,6 +233,46 @@ describe("asyncio-ts run", () => {
     const result = await runCli(["run", "test/fixtures/cli-no-main.ts"]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /does not export a `main` function/);
+  });
+
+  test("Ctrl-C twice stops a script whose main blocks the thread in synchronous code", async () => {
+    const result = await interrupted("block", "group", 2);
+    assert.equal(result.signal, "SIGINT", result.stdout + result.stderr);
+    assert.equal(result.stderr, "KeyboardInterrupt\n");
+    const pid = Number(/ready (\d+)/.exec(result.stdout)?.[1]);
+    assert.ok(pid > 0, result.stdout);
+    assert.equal(isAlive(pid), false, "the script's process is gone too");
+  });
+
+  test("a script that awaits is cancelled by one Ctrl-C and the command ends by SIGINT", async () => {
+    const result = await interrupted("sleep", "group", 1);
+    assert.equal(result.signal, "SIGINT", result.stdout + result.stderr);
+    assert.match(result.stdout, /^ready \d+\nmain cancelled\n$/);
+    assert.equal(result.stderr, "KeyboardInterrupt\n");
+  });
+
+  test("a SIGINT sent to the command alone (not by a terminal) reaches the script once", async () => {
+    const result = await interrupted("sleep", "command", 1);
+    assert.equal(result.signal, "SIGINT", result.stdout + result.stderr);
+    assert.match(result.stdout, /^ready \d+\nmain cancelled\n$/);
+    assert.equal(result.stderr, "KeyboardInterrupt\n");
+  });
+
+  test("a missing script is one line naming it, and exit code 1", async () => {
+    const result = await runCli(["run", "test/fixtures/no-such-script.ts"]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
+    assert.match(result.stderr, /^asyncio-ts: cannot find the script test\/fixtures\/no-such-script\.ts/);
+  });
+
+  test("--version prints the package's version and exits with 0", async () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-v"]) {
+      const result = await runCli([flag]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${version}\n`);
+    }
   });
 
   test("usage", async () => {

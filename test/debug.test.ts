@@ -245,6 +245,17 @@ describe("never-retrieved exceptions and pending tasks", () => {
   });
 });
 
+describe("what debug mode logs", () => {
+  test("closing a debug loop logs nothing when nothing is wrong", async () => {
+    const loop = asyncio.newEventLoop();
+    loop.setDebug(true);
+    const lines = captureLog(loop);
+    await loop.runUntilComplete(() => asyncio.sleep(0));
+    loop.close();
+    assert.deepEqual(lines, []);
+  });
+});
+
 describe("scheduling from outside the loop's context", () => {
   const message = "Non-thread-safe operation invoked on an event loop other than the current one";
 

@@ -1,4 +1,8 @@
 import { test } from "node:test";
+import * as net from "node:net";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { inspect } from "node:util";
 import assert from "node:assert/strict";
 import * as asyncio from "../src/index.js";
 import { isInstance } from "./helpers/expect.js";
@@ -18,6 +22,10 @@ const classes: [string, () => Error][] = [
   ["RuntimeError", () => new asyncio.RuntimeError("m")],
   ["ExceptionGroup", () => new asyncio.ExceptionGroup("m", [new Error("x")])],
   ["KeyboardInterrupt", () => new asyncio.KeyboardInterrupt("m")],
+  ["ConnectionResetError", () => new asyncio.ConnectionResetError("m")],
+  ["BrokenPipeError", () => new asyncio.BrokenPipeError("m")],
+  ["ConnectionAbortedError", () => new asyncio.ConnectionAbortedError("m")],
+  ["ConnectionRefusedError", () => new asyncio.ConnectionRefusedError("m")],
 ];
 
 for (const [name, make] of classes) {
@@ -45,6 +53,97 @@ test("the error classes are distinct: none is an instance of another", () => {
   }
 });
 
+// ---------------------------------------------------------------- connection errors
+
+/** Each connection error class and the Node error codes it stands for. */
+const connectionClasses: [string, new (message?: string) => asyncio.ConnectionError, string[]][] = [
+  ["ConnectionResetError", asyncio.ConnectionResetError, ["ECONNRESET"]],
+  ["BrokenPipeError", asyncio.BrokenPipeError, ["EPIPE", "ESHUTDOWN"]],
+  ["ConnectionAbortedError", asyncio.ConnectionAbortedError, ["ECONNABORTED"]],
+  ["ConnectionRefusedError", asyncio.ConnectionRefusedError, ["ECONNREFUSED"]],
+];
+
+/** An error shaped as Node's system errors are: a plain Error with a `code`. */
+function nodeError(code: string): Error {
+  return Object.assign(new Error(`read ${code}`), { code, errno: -1, syscall: "read" });
+}
+
+for (const [name, cls, codes] of connectionClasses) {
+  test(`${name} matches Node's errors whose code is ${codes.join(" or ")}, and only those`, () => {
+    for (const code of codes) {
+      const error = nodeError(code);
+      assert.equal(error instanceof cls, true, `${code} is a ${name}`);
+      assert.equal(error instanceof asyncio.ConnectionError, true, `${code} is a ConnectionError`);
+    }
+    for (const [otherName, , otherCodes] of connectionClasses) {
+      if (otherName === name) continue;
+      for (const code of otherCodes) assert.equal(nodeError(code) instanceof cls, false, `${code} is not a ${name}`);
+    }
+    assert.equal(nodeError("ETIMEDOUT") instanceof cls, false);
+    assert.equal(new Error("no code") instanceof cls, false);
+    assert.equal(({ code: codes[0] } as unknown) instanceof cls, true, "any object with the code matches, as a thrown value may be");
+    for (const value of [null, undefined, codes[0], 42]) assert.equal((value as unknown as object) instanceof cls, false);
+  });
+
+  test(`a new ${name} is a ConnectionError and carries its code`, () => {
+    const error = new cls("lost");
+    assert.equal(error instanceof asyncio.ConnectionError, true);
+    assert.equal(error.code, codes[0]);
+    assert.equal(error.message, "lost");
+  });
+}
+
+test("ConnectionError matches none of Node's other errors, and a subclass of it matches only its own instances", () => {
+  assert.equal(nodeError("ENOENT") instanceof asyncio.ConnectionError, false);
+  assert.equal(new asyncio.CancelledError() instanceof asyncio.ConnectionError, false);
+  class ProtocolGone extends asyncio.ConnectionError {}
+  assert.equal(nodeError("ECONNRESET") instanceof ProtocolGone, false);
+  assert.equal(new ProtocolGone("x") instanceof ProtocolGone, true);
+  assert.equal(new ProtocolGone("x") instanceof asyncio.ConnectionError, true);
+  assert.equal(new asyncio.ConnectionError("x").code, undefined);
+});
+
+test("a refused connection's own Node error is a ConnectionRefusedError, unwrapped", async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await asyncio.run(async () => {
+    const error = await asyncio.openConnection("127.0.0.1", port).then(
+      () => assert.fail("the connection should be refused"),
+      (e: unknown) => e,
+    );
+    assert.equal(error instanceof asyncio.ConnectionRefusedError, true);
+    assert.equal(error instanceof asyncio.ConnectionError, true);
+    assert.equal((error as NodeJS.ErrnoException).code, "ECONNREFUSED");
+    assert.equal((error as Error).name, "Error", "Node's error is passed through as it is");
+  });
+});
+
+test("a peer's reset surfaces as a ConnectionResetError from a stream read", async () => {
+  await asyncio.run(async () => {
+    const server = await asyncio.startServer(
+      (_reader, writer) => {
+        const sock = writer.getExtraInfo("socket") as net.Socket;
+        sock.resetAndDestroy();
+      },
+      "127.0.0.1",
+      0,
+    );
+    const port = server.sockets[0]!.getsockname()[1];
+    const [reader, writer] = await asyncio.openConnection("127.0.0.1", port);
+    const error = await reader.read(10).then(
+      () => assert.fail("the read should fail with the reset"),
+      (e: unknown) => e,
+    );
+    assert.equal(error instanceof asyncio.ConnectionResetError, true);
+    assert.equal(error instanceof asyncio.BrokenPipeError, false);
+    writer.close();
+    server.close();
+    await server.waitClosed();
+  });
+});
+
 test("CancelledError, TimeoutError and KeyboardInterrupt keep their message and default to an empty one", () => {
   for (const cls of [asyncio.CancelledError, asyncio.TimeoutError, asyncio.KeyboardInterrupt]) {
     assert.equal(new cls("why").message, "why");
@@ -65,10 +164,11 @@ test("IncompleteReadError carries the partial bytes and the expected count", () 
   assert.equal(error.message, "3 bytes read on a total of 10 expected bytes");
 });
 
-test("IncompleteReadError with no expected count says it is undefined", () => {
+test("IncompleteReadError with no expected count says the separator was not found before EOF", () => {
   const error = new asyncio.IncompleteReadError(new Uint8Array([1]), null);
   assert.equal(error.expected, null);
-  assert.equal(error.message, "1 bytes read on a total of undefined expected bytes");
+  assert.equal(error.message, "1 bytes read before EOF, without the separator");
+  assert.doesNotMatch(error.message, /undefined/);
 });
 
 test("LimitOverrunError carries its message and how many bytes to consume", () => {
@@ -307,4 +407,61 @@ test("the ExceptionGroup of a failed TaskGroup can be split by error class", asy
     rest!.exceptions.map((e) => (e as Error).message),
     ["bad type"],
   );
+});
+
+// ---------------------------------------------------------------- how a group is printed
+
+/** An error whose stack is one known line, so that a rendering can be compared whole. */
+function named<T extends Error>(error: T, frame: string): T {
+  error.stack = `${error.name}: ${error.message}\n    at ${frame}`;
+  return error;
+}
+
+test("an ExceptionGroup is shown with each sub-error once, numbered and nested as Python prints a group", () => {
+  const inner = named(new asyncio.ExceptionGroup("inner", [named(new TypeError("b"), "b.ts:1")]), "inner.ts:1");
+  const outer = named(new asyncio.ExceptionGroup("outer", [named(new RangeError("a"), "a.ts:1"), inner]), "outer.ts:1");
+  assert.equal(
+    inspect(outer),
+    [
+      "ExceptionGroup: outer (2 sub-exceptions)",
+      "    at outer.ts:1",
+      "+-+---------------- 1 ----------------",
+      "  | RangeError: a",
+      "  |     at a.ts:1",
+      "  +---------------- 2 ----------------",
+      "  | ExceptionGroup: inner (1 sub-exception)",
+      "  |     at inner.ts:1",
+      "  +-+---------------- 1 ----------------",
+      "    | TypeError: b",
+      "    |     at b.ts:1",
+      "    +------------------------------------",
+    ].join("\n"),
+  );
+});
+
+test("a group of more than 15 errors shows the first 15 and counts the others, as Python", () => {
+  const errors = Array.from({ length: 17 }, (_, i) => named(new Error(`e${i}`), `f${i}.ts:1`));
+  const text = inspect(new asyncio.ExceptionGroup("many", errors));
+  assert.match(text, /\| Error: e14\n/);
+  assert.doesNotMatch(text, /e15|e16/);
+  assert.match(text, /\+---------------- \.\.\. ----------------\n {2}\| and 2 more exceptions\n {2}\+-{36}$/);
+});
+
+test("exceptions is the errors array itself, not an own property shown a second time", () => {
+  const group = new asyncio.ExceptionGroup("g", [new Error("x")]);
+  assert.equal(group.exceptions, group.errors);
+  assert.equal(Object.keys(group).includes("exceptions"), false);
+  assert.equal(inspect(group, { customInspect: false }).match(/Error: x/g)?.length, 1);
+});
+
+test("an uncaught ExceptionGroup prints each sub-error once, nested, and the process exits with code 1", () => {
+  const fixture = fileURLToPath(new URL("./fixtures/uncaught-group.ts", import.meta.url));
+  const result = spawnSync(process.execPath, ["--import", "tsx", fixture], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.equal(result.stderr.match(/RangeError: first failure/g)?.length, 1, result.stderr);
+  assert.equal(result.stderr.match(/TypeError: nested failure/g)?.length, 1, result.stderr);
+  assert.match(result.stderr, /ExceptionGroup: unhandled errors in a TaskGroup \(2 sub-exceptions\)/);
+  assert.match(result.stderr, /^ {2}\| ExceptionGroup: unhandled errors in a TaskGroup \(1 sub-exception\)$/m);
+  assert.match(result.stderr, /^ {4}\| TypeError: nested failure$/m);
+  assert.doesNotMatch(result.stderr, /\[errors\]|exceptions: \[/);
 });

@@ -388,6 +388,45 @@ test("a second SIGINT while the main task ignores cancellation kills the process
   assert.equal(result.stdout.includes("KeyboardInterrupt"), false);
 });
 
+test("an uncaught KeyboardInterrupt after Ctrl-C prints only `KeyboardInterrupt` and ends the process by SIGINT", async () => {
+  let sent = false;
+  const result = await runFixture([fixture("sigint-uncaught.ts"), "plain"], {
+    onLine: (line, kill) => {
+      if (line === "ready" && !sent) {
+        sent = true;
+        kill("SIGINT");
+      }
+    },
+  });
+  assert.equal(sent, true, result.stderr);
+  assert.equal(result.signal, "SIGINT", result.stdout + result.stderr);
+  assert.equal(result.code, null);
+  assert.equal(result.stderr, "KeyboardInterrupt\n");
+  assert.equal(result.stdout, "ready\n");
+});
+
+test("an uncaught KeyboardInterrupt thrown by the program itself also ends it by SIGINT, with its message", async () => {
+  const result = await runFixture([fixture("sigint-uncaught.ts"), "thrown"]);
+  assert.equal(result.signal, "SIGINT", result.stdout + result.stderr);
+  assert.equal(result.stderr, "KeyboardInterrupt: stop now\n");
+});
+
+test("a program's own uncaughtException listener still receives an uncaught KeyboardInterrupt", async () => {
+  let sent = false;
+  const result = await runFixture([fixture("sigint-uncaught.ts"), "listener"], {
+    onLine: (line, kill) => {
+      if (line === "ready" && !sent) {
+        sent = true;
+        kill("SIGINT");
+      }
+    },
+  });
+  assert.equal(result.signal, null, result.stdout + result.stderr);
+  assert.equal(result.code, 7, result.stdout + result.stderr);
+  assert.deepEqual(result.stdout.trim().split("\n"), ["ready", "listener: KeyboardInterrupt"]);
+  assert.equal(result.stderr, "");
+});
+
 test("SIGINT arriving when the main task was already cancelled by code gives CancelledError, not KeyboardInterrupt", async () => {
   const result = await runFixture([fixture("sigint-run.ts"), "cancelled"]);
   assert.equal(result.signal, null, result.stderr);

@@ -69,6 +69,37 @@ test("with startServing: false, connections wait until startServing()", async ()
   });
 });
 
+test("a handler still gets the peer's address when the client sent and reset before serving started", async () => {
+  await asyncio.run(async () => {
+    const seen: unknown[] = [];
+    const server = await asyncio.startServer(
+      async (_r, writer) => {
+        seen.push(writer.getExtraInfo("peername"), writer.getExtraInfo("sockname"));
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { startServing: false },
+    );
+    const client = net.connect(portOf(server), "127.0.0.1");
+    client.on("error", () => {});
+    await new Promise<void>((resolve) => client.once("connect", () => resolve()));
+    const clientPort = client.localPort;
+    await until(() => server._pending.length === 1, "the server to accept the connection");
+    client.write("hello");
+    client.resetAndDestroy();
+    await new Promise<void>((resolve) => client.once("close", () => resolve()));
+    await server.startServing();
+    await until(() => seen.length === 2, "the handler to run");
+    assert.deepEqual(seen, [
+      ["127.0.0.1", clientPort],
+      ["127.0.0.1", portOf(server)],
+    ]);
+    server.close();
+    await server.waitClosed();
+  });
+});
+
 test("close() stops listening while accepted connections go on", async () => {
   await asyncio.run(async () => {
     const server = await asyncio.startServer(echoHandler, "127.0.0.1", 0);

@@ -207,6 +207,20 @@ test("readuntil with a multi-byte separator split across chunks", async () => {
   });
 });
 
+test("readuntil at EOF without the separator says so, with the bytes read as partial", async () => {
+  await asyncio.run(async () => {
+    const reader = fed(["abc"], { eof: true });
+    const error = await reader.readuntil("\n").then(
+      () => assert.fail("readuntil should reject"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof asyncio.IncompleteReadError);
+    assert.equal(str(error.partial), "abc");
+    assert.equal(error.expected, null);
+    assert.equal(error.message, "3 bytes read before EOF, without the separator");
+  });
+});
+
 test("readuntil accepts a string separator", async () => {
   await asyncio.run(async () => {
     const reader = fed(["key=value;next"]);

@@ -849,3 +849,26 @@ void describe("sleep", () => {
     });
   });
 });
+
+describe("gather arguments", () => {
+  void test("gather given an array says to spread it, and starts none of the other awaitables", async () => {
+    await asyncio.run(async () => {
+      let started = false;
+      const tasks = [asyncio.sleep(0)];
+      assert.throws(
+        () =>
+          asyncio.gather(
+            async () => {
+              started = true;
+            },
+            tasks as unknown as asyncio.Future<void>,
+          ),
+        (e: unknown) => e instanceof TypeError && e.message.includes("spread the array: `gather(...tasks)`") && e.message.includes("argument 1"),
+      );
+      await asyncio.gather(...tasks);
+      await asyncio.sleep(0);
+      assert.equal(started, false);
+      assert.equal(asyncio.allTasks().size, 1);
+    });
+  });
+});

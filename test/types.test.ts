@@ -5,7 +5,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import type * as dgram from "node:dgram";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import * as asyncio from "../src/index.js";
@@ -128,6 +134,84 @@ test("shield and ensureFuture keep the awaitable's type", async () => {
     assert.equal(await shielded, 3);
     assert.equal(await ensured, "p");
   });
+});
+
+test("getExtraInfo is typed per name, and unknown names give unknown", async () => {
+  await asyncio.run(async () => {
+    const server = await asyncio.startServer(async (_reader, writer) => {
+      writer.close();
+    }, "127.0.0.1", 0);
+    expectType<Equal<typeof server, asyncio.Server<asyncio.HostPort>>>();
+    const port = server.sockets[0]!.getsockname()[1];
+    expectType<Equal<typeof port, number>>();
+    const [, writer] = await asyncio.openConnection("127.0.0.1", port);
+    const peer = writer.getExtraInfo("peername");
+    expectType<Equal<typeof peer, asyncio.HostPort | string | undefined>>();
+    const socket = writer.getExtraInfo("socket");
+    expectType<Equal<typeof socket, net.Socket | undefined>>();
+    const cert = writer.getExtraInfo("peercert", null);
+    expectType<Equal<typeof cert, tls.PeerCertificate | null>>();
+    const other = writer.getExtraInfo("made-up");
+    expectType<Equal<typeof other, unknown>>();
+    const transport: asyncio.BaseTransport = writer.transport;
+    const child = transport.getExtraInfo("subprocess");
+    expectType<Equal<typeof child, ChildProcess | undefined>>();
+    const anySocket = transport.getExtraInfo("socket");
+    expectType<Equal<typeof anySocket, net.Socket | dgram.Socket | undefined>>();
+    assert.deepEqual(peer, ["127.0.0.1", port]);
+    assert.ok(socket instanceof net.Socket);
+    assert.equal(cert, null);
+    assert.equal(other, undefined);
+    assert.equal(child, undefined);
+    assert.equal(anySocket, socket);
+    writer.close();
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+test("a Unix server's sockets are typed as paths", async () => {
+  await asyncio.run(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "asyncio-ts-types-"));
+    try {
+      const server = await asyncio.startUnixServer(async (_r, writer) => writer.close(), join(dir, "s.sock"));
+      const name = server.sockets[0]!.getsockname();
+      expectType<Equal<typeof name, string>>();
+      assert.equal(name, join(dir, "s.sock"));
+      server.close();
+      await server.waitClosed();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test("the README's port-0 example compiles under --strict alone, without a cast", () => {
+  const readme = readFileSync(here("../README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const example = blocks.find((b) => b.includes("getsockname()[1]"));
+  assert.notEqual(example, undefined, "the README has an example reading the port from getsockname()");
+  assert.doesNotMatch(example!, /[\w)\]]\s+as\s+[[A-Za-z]|[\w)\]]!/, "the example casts nothing (no `as`, no `!`)");
+  const file = here("./fixtures/readme-port0.ts");
+  const source = example!.replace(/from "asyncio-ts"/g, `from "${here("../src/index.js")}"`);
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: ["node"],
+  };
+  const host = ts.createCompilerHost(options, true);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.fileExists = (name) => name === file || fileExists.call(host, name);
+  host.readFile = (name) => (name === file ? source : readFile.call(host, name));
+  host.getSourceFile = (name, version, onError, shouldCreate) =>
+    name === file ? ts.createSourceFile(name, source, version, true) : getSourceFile.call(host, name, version, onError, shouldCreate);
+  const program = ts.createProgram([file], options, host);
+  const sourceFile = program.getSourceFile(file)!;
+  const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)];
+  assert.equal(diagnostics.length, 0, describe(diagnostics));
 });
 
 // ---------------------------------------------------------------- the compiler's verdict

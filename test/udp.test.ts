@@ -184,7 +184,7 @@ test("datagramReceived throwing is reported and closes the endpoint with that er
       }),
       { localAddr: ["127.0.0.1", 0] },
     );
-    const [client] = await loop.createDatagramEndpoint(() => new Recorder(), { remoteAddr: t.getExtraInfo("sockname") });
+    const [client] = await loop.createDatagramEndpoint(() => new Recorder(), { remoteAddr: t.getExtraInfo("sockname") as [string, number] });
     client.sendto("x");
     assert.equal(await lost, boom);
     assert.equal(errors[0]!.exception, boom);
