@@ -13,6 +13,7 @@
  * releases its socket.
  * @module
  */
+import "./_internal/dispose.js";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import * as dgram from "node:dgram";
@@ -1011,6 +1012,12 @@ export class Server implements LoopResource {
       this.close();
       await this.waitClosed();
     }
+  }
+
+  /** `await using server = await startServer(...)`: `close()`, then `waitClosed()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.waitClosed();
   }
 
   /** @internal */

@@ -9,6 +9,7 @@
  *   (`transport.setWriteBufferLimits`), and throws the connection's error once it is lost.
  * @module
  */
+import "./_internal/dispose.js";
 import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
@@ -24,7 +25,8 @@ import type {
   Server,
   SSLOption,
 } from "./base_net.js";
-import { describe, systemError, toBytes } from "./_internal/netutil.js";
+import { describe, isGoneError, systemError, toBytes } from "./_internal/netutil.js";
+import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 import "./base_net.js";
 
 export { Server, ServerSocket } from "./base_net.js";
@@ -46,7 +48,11 @@ export interface StreamLimitOption {
 }
 
 /** Options of `openConnection`. */
-export type OpenConnectionOptions = CreateConnectionOptions & StreamLimitOption;
+export type OpenConnectionOptions = CreateConnectionOptions &
+  StreamLimitOption & {
+    /** Aborting it cancels the connection attempt (not the calling task) with `CancelledError(reason's message)`. */
+    signal?: AbortSignal | null;
+  };
 /** Options of `startServer`. */
 export type StartServerOptions = CreateServerOptions & StreamLimitOption;
 /** Options of `openUnixConnection`. */
@@ -73,16 +79,46 @@ function checkCallback(cb: unknown, method: string): void {
  *
  * Cancellation: the connection attempt is abandoned and its socket destroyed; nothing stays open.
  */
-export async function openConnection(
+export function openConnection(
   host?: string | null,
   port?: number | string | null,
-  options?: OpenConnectionOptions,
+  options?: OpenConnectionOptions | null,
+): Promise<[StreamReader, StreamWriter]> {
+  let signal: AbortSignal | null = null;
+  if (options !== undefined && options !== null && typeof options === "object" && "signal" in options) {
+    const { signal: given, ...rest } = options;
+    signal = checkSignal(given, "openConnection");
+    options = rest;
+  }
+  return connect(host, port, options ?? undefined, signal);
+}
+
+async function connect(
+  host: string | null | undefined,
+  port: number | string | null | undefined,
+  options: OpenConnectionOptions | undefined,
+  signal: AbortSignal | null,
 ): Promise<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const [limit, rest] = splitLimit(options, "openConnection");
+  if (signal?.aborted === true) throw abortError(signal);
   const reader = new StreamReader({ limit, loop });
   const protocol = new StreamReaderProtocol(reader, null, loop);
-  const [transport] = await loop.createConnection(() => protocol, host, port, rest);
+  let transport: Transport;
+  if (signal === null) {
+    [transport] = await loop.createConnection(() => protocol, host, port, rest);
+  } else {
+    // The attempt runs in a task of its own, which the abort cancels: the calling task is not cancelled.
+    const attempt = loop.createTask(() => loop.createConnection(() => protocol, host, port, rest));
+    const registration = onAbort(signal, (message) => {
+      attempt.cancel(message);
+    });
+    try {
+      [transport] = await attempt;
+    } finally {
+      registration.dispose();
+    }
+  }
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
@@ -374,6 +410,19 @@ export class StreamWriter {
    */
   async waitClosed(): Promise<void> {
     await this._protocol._getCloseWaiter(this);
+  }
+
+  /**
+   * `await using writer = ...`: `close()`, then `waitClosed()`. A connection the peer already reset
+   * (`ECONNRESET`, `EPIPE`) is not an error; any other error of the connection is thrown.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.close();
+      await this.waitClosed();
+    } catch (error) {
+      if (!isGoneError(error)) throw error;
+    }
   }
 
   /** The transport's extra information (`peername`, `sockname`, `socket`, `sslcontext`, `peercert`, `cipher`). */

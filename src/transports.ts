@@ -13,6 +13,7 @@
  *   `connectionLost` is scheduled exactly once with `callSoon`, after `connectionMade`.
  * @module
  */
+import "./_internal/dispose.js";
 import type * as net from "node:net";
 import * as tls from "node:tls";
 import type * as dgram from "node:dgram";
@@ -25,6 +26,7 @@ import {
   type LoopResource,
   describe,
   inLoop,
+  isGoneError,
   isSystemError,
   systemError,
   toWritable,
@@ -82,6 +84,25 @@ export class BaseTransport {
   /** Closes the transport: buffered data is flushed first, then the protocol's `connectionLost(null)` is called. */
   close(): void {
     notImplemented(this, "close");
+  }
+
+  /** `using transport = ...`: `close()`; a peer already gone (`ECONNRESET`, `EPIPE`, `ESRCH`) is not an error. */
+  [Symbol.dispose](): void {
+    try {
+      this.close();
+    } catch (error) {
+      if (!isGoneError(error)) throw error;
+    }
+  }
+
+  /** `await using transport = ...`: `close()`, as `[Symbol.dispose]`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this[Symbol.dispose]();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
   }
 
   /** Sets a new protocol; the transport calls it from now on. */
