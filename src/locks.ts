@@ -360,6 +360,15 @@ class EventWaiter extends Future<true> {
     return r;
   }
 
+  // Awaiting a done Future does not go through `_run`: leave the list there too, as the outcome is delivered now.
+  override then<R1 = true, R2 = never>(
+    onFulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this._state !== "PENDING") this.unlist();
+    return super.then(onFulfilled, onRejected);
+  }
+
   private unlist(): void {
     if (!this.listed) return;
     this.listed = false;
