@@ -45,15 +45,16 @@ export {
   FIRST_EXCEPTION,
   ALL_COMPLETED,
 } from "./tasks.js";
-export type { AwaitedOf, GatherOptions, ReturnWhen, TaskOptions } from "./tasks.js";
+export type { AwaitedOf, GatherOptions, ReturnWhen, SignalOption, TaskOptions } from "./tasks.js";
 
 export { Timeout, timeout, timeoutAt } from "./timeouts.js";
+export type { TimeoutOptions } from "./timeouts.js";
 export { TaskGroup } from "./taskgroups.js";
 export { Runner, run } from "./runners.js";
-export type { RunnerOptions } from "./runners.js";
+export type { RunOptions, RunnerOptions, RunnerRunOptions } from "./runners.js";
 
 // Synchronization primitives and queues (locks.ts, queues.ts).
-export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier } from "./locks.js";
+export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Guard } from "./locks.js";
 export type {
   BarrierState,
   BarrierStatistics,
@@ -62,6 +63,7 @@ export type {
   EventStatistics,
   LockStatistics,
   SemaphoreStatistics,
+  WaitOptions,
 } from "./locks.js";
 export { Queue, PriorityQueue, LifoQueue } from "./queues.js";
 export type { PriorityQueueOptions, QueueStatistics, QueueStorage } from "./queues.js";
