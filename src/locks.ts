@@ -226,6 +226,7 @@ export class Lock extends _LoopBound {
    *
    * Cancellation: a cancelled call leaves the lock untouched and the queue as if it had never waited; if the lock
    * had already been handed to it, the lock goes to the next waiter.
+   * Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   acquire(options?: WaitOptions | null): Promise<true> {
     if (options !== undefined) return this.#acquireWithOptions(options);
@@ -412,7 +413,7 @@ export class Event extends _LoopBound {
    * Resolves with `true` once the flag is set (at once if it already is). A blocked call returns the waiter's
    * Future itself, so awaiting it costs one Future per waiter and nothing more.
    *
-   * Cancellation: the call stops waiting; nothing else changes.
+   * Cancellation: the call stops waiting; nothing else changes. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   wait(options?: WaitOptions | null): Promise<true> {
     if (options !== undefined) return this.#waitWithOptions(options);
@@ -524,7 +525,7 @@ export class Condition extends _LoopBound {
    * the lock (`RuntimeError` otherwise). Wakeups may be spurious: check the state again (or use `waitFor`).
    *
    * Cancellation: the lock is taken back before the `CancelledError` reaches the caller, who still holds it and
-   * must release it; a notification this call had received is passed to the next waiter.
+   * must release it; a notification this call had received is passed to the next waiter. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   wait(options?: WaitOptions | null): Promise<true> {
     if (options === undefined) return this._wait(null);
@@ -709,6 +710,7 @@ export class Semaphore extends _LoopBound {
    * nobody waits for is taken by the call itself, before the promise is awaited.
    *
    * Cancellation: a cancelled call takes no permit; a permit already handed to it goes back and on to the next waiter.
+   * Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   acquire(options?: WaitOptions | null): Promise<true> {
     if (options !== undefined) return this.#acquireWithOptions(options);
@@ -886,7 +888,7 @@ export class Barrier extends _LoopBound {
    * `BrokenBarrierError` when the barrier is aborted or reset meanwhile, or is broken.
    *
    * Cancellation: the task leaves the barrier and gives its place back; the others keep waiting for a full round
-   * and the barrier stays usable.
+   * and the barrier stays usable. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   wait(options?: WaitOptions | null): Promise<number> {
     if (options === undefined) return this.#wait(null);

@@ -118,7 +118,7 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
    * unless it had to wait. `QueueShutDown` once the queue is shut down (also for a call waiting when it happens).
    *
    * Cancellation: a cancelled call never inserts its item; if room had been made for it, the next waiting `put()`
-   * is woken instead.
+   * is woken instead. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   put(item: T, options?: WaitOptions | null): Promise<void> {
     if (options !== undefined) return this.#putWithOptions(item, options);
@@ -196,7 +196,7 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
    * As with any promise, an item that is itself a thenable is adopted: wrap such items (`[promise]`).
    *
    * Cancellation: a cancelled call takes no item: an item it had been woken for stays in the queue and the next
-   * waiting `get()` is woken for it.
+   * waiting `get()` is woken for it. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   get(options?: WaitOptions | null): Promise<T> {
     if (options !== undefined) return this.#getWithOptions(options);

@@ -77,7 +77,8 @@ function checkCallback(cb: unknown, method: string): void {
  * Opens a TCP connection (TLS with `ssl`) and returns its reader and writer; the options are those of
  * `loop.createConnection` plus `limit`. Connection errors are Node's (`code` `ECONNREFUSED`, ...).
  *
- * Cancellation: the connection attempt is abandoned and its socket destroyed; nothing stays open.
+ * Cancellation: the connection attempt is abandoned and its socket destroyed; nothing stays open. Aborting
+ * `options.signal` does the same without cancelling the calling task.
  */
 export function openConnection(
   host?: string | null,

@@ -379,6 +379,7 @@ export function _newTask<T>(fn: () => PromiseLike<T> | T, loop: EventLoop, optio
 /**
  * Schedules the coroutine function `fn` as a task on the running loop; it starts on the next iteration (or at once
  * with `eagerStart`). `TypeError` for a started promise: pass `() => work()`. `RuntimeError` outside a loop.
+ * Aborting `options.signal` cancels the task as `cancel(msg)` would.
  */
 export function createTask<T>(fn: () => PromiseLike<T> | T, options?: TaskOptions | null): Task<T> {
   _checkCoroutineFunction(fn, "createTask");
@@ -483,7 +484,8 @@ function finishSleep(fut: SleepFuture<unknown>): void {
  * Resolves with `result` after `delay` seconds. `sleep(0)` yields to the loop exactly once; a negative delay is 0;
  * `NaN` → `RangeError`.
  *
- * Cancellation: the sleep ends at once with `CancelledError`; nothing is lost.
+ * Cancellation: the sleep ends at once with `CancelledError`; nothing is lost. Aborting `options.signal` does the
+ * same (already aborted: a cancelled Future is returned), without cancelling the calling task.
  */
 export function sleep<T = void>(delay: number, result?: T, options?: SignalOption | null): Future<T> {
   if (typeof delay !== "number") throw new TypeError(`sleep: expected \`delay\` to be a number of seconds, got ${typeof delay}`);
@@ -562,7 +564,8 @@ function isGatherOptions(value: unknown): value is GatherOptions {
 /**
  * Runs the awaitables concurrently; resolves with their results in argument order (typed as a tuple).
  * The first failure rejects the gather while the others keep running, unless `returnExceptions`.
- * Cancelling the gather cancels every child.
+ * Cancelling the gather cancels every child; so does aborting the `signal` option (already aborted: the gather is
+ * returned cancelled and coroutine functions never start).
  */
 export function gather<const A extends readonly Awaitable<unknown>[]>(
   ...aws: A
@@ -686,7 +689,8 @@ function checkTimeoutArg(value: unknown, method: string): number | null {
  * Waits for the Futures/Tasks in `fs` until `returnWhen` holds or `timeout` seconds pass; returns `[done, pending]`.
  * Does not cancel anything and does not throw on timeout. Empty `fs` → `RangeError`; a promise or function → `TypeError`.
  *
- * Cancellation: stops waiting; the awaitables keep running.
+ * Cancellation: stops waiting; the awaitables keep running. Aborting `options.signal` does the same, with
+ * `CancelledError(reason's message)`, without cancelling the calling task.
  */
 export function wait<T>(
   fs: Iterable<Future<T>>,
