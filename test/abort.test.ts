@@ -187,6 +187,73 @@ describe("the abort registry", () => {
     ));
 });
 
+describe("nothing lost under random aborts", () => {
+  test("property: a Semaphore gets every permit back whichever waiters are aborted, and when", () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.record({ abortAt: fc.option(fc.integer({ min: 0, max: 5 })), hold: fc.integer({ min: 0, max: 3 }) }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (permits, workers) =>
+          vrun(async () => {
+            const sem = new asyncio.Semaphore(permits);
+            let inside = 0;
+            let most = 0;
+            const tasks = workers.map((w) => {
+              const controller = new AbortController();
+              if (w.abortAt !== null) abortLater(controller, w.abortAt, "random");
+              return asyncio.createTask(async () => {
+                await sem.acquire({ signal: controller.signal });
+                inside++;
+                most = Math.max(most, inside);
+                try {
+                  await asyncio.sleep(w.hold);
+                } finally {
+                  inside--;
+                  sem.release();
+                }
+              });
+            });
+            await asyncio.gather(...tasks, { returnExceptions: true });
+            assert.equal(most <= permits, true);
+            assert.deepEqual(sem.statistics(), { value: permits, locked: false, waiters: 0 });
+            assert.equal(_listenedSignalCount(), 0);
+          }),
+      ),
+      { numRuns: 60 },
+    ));
+
+  test("property: a Lock is free and unqueued at the end whichever acquirers are aborted", () =>
+    fc.assert(
+      fc.asyncProperty(fc.array(fc.option(fc.integer({ min: 0, max: 4 })), { minLength: 1, maxLength: 10 }), async (aborts) =>
+        vrun(async () => {
+          const lock = new asyncio.Lock();
+          let holders = 0;
+          const tasks = aborts.map((abortAt) => {
+            const controller = new AbortController();
+            if (abortAt !== null) abortLater(controller, abortAt);
+            return asyncio.createTask(async () => {
+              await lock.acquire({ signal: controller.signal });
+              holders++;
+              assert.equal(holders, 1);
+              try {
+                await asyncio.sleep(1);
+              } finally {
+                holders--;
+                lock.release();
+              }
+            });
+          });
+          await asyncio.gather(...tasks, { returnExceptions: true });
+          assert.deepEqual(lock.statistics(), { locked: false, waiters: 0 });
+        }),
+      ),
+      { numRuns: 60 },
+    ));
+});
+
 // ------------------------------------------------------------------ bad input
 
 describe("a signal that is not an AbortSignal", () => {
@@ -330,6 +397,27 @@ describe("createTask with a signal", () => {
       await rejection(task);
       assert.equal(ran, false);
       assert.equal(task.cancelled(), true);
+    }));
+
+  test("a task factory that builds Tasks from the options (eagerTaskFactory) honours the signal", () =>
+    vrun(async () => {
+      const loop = asyncio.getRunningLoop();
+      loop.setTaskFactory(asyncio.eagerTaskFactory);
+      try {
+        const controller = new AbortController();
+        controller.abort("eager");
+        let ran = false;
+        const task = asyncio.createTask(
+          async () => {
+            ran = true;
+          },
+          { signal: controller.signal },
+        );
+        assertCancelled(await rejection(task), "eager");
+        assert.equal(ran, false);
+      } finally {
+        loop.setTaskFactory(null);
+      }
     }));
 
   test("loop.createTask takes a signal", () =>
