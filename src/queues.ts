@@ -452,8 +452,11 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
   #error: unknown = NO_ERROR;
 
   /** A priority queue holding at most `maxsize` items (`<= 0`: unbounded), ordered by `compare` if given. */
-  constructor(maxsize = 0, options: PriorityQueueOptions<T> = {}) {
+  constructor(maxsize = 0, options: PriorityQueueOptions<T> | null = {}) {
     super(maxsize);
+    if (options !== null && typeof options !== "object") {
+      throw new TypeError(`PriorityQueue: expected \`options\` to be an object, got ${_describe(options)}`);
+    }
     const compare = options?.compare;
     if (compare !== undefined && typeof compare !== "function") {
       throw new TypeError(`PriorityQueue: expected \`compare\` to be a function, got ${_describe(compare)}`);

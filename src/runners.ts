@@ -50,7 +50,8 @@ export class Runner {
   private readonly debug: boolean | undefined;
   private readonly loopFactory: (() => EventLoop) | undefined;
 
-  constructor(options: RunnerOptions = {}) {
+  constructor(options?: RunnerOptions | null) {
+    options = checkOptions(options, "Runner") ?? {};
     if (options.loopFactory !== undefined && typeof options.loopFactory !== "function") {
       throw new TypeError(`Runner: expected \`loopFactory\` to be a function, got ${typeof options.loopFactory}`);
     }

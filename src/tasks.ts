@@ -439,7 +439,8 @@ export function _ensureFutureOn<T>(aw: Awaitable<T>, loop: EventLoop): Future<T>
  * A Future for `aw`: a Future or Task is returned as it is; a coroutine function becomes a Task; any other
  * PromiseLike is followed by a new Future (cancelling that Future stops the waiting, not the promise's work).
  */
-export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop }): Future<T> {
+export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop } | null): Future<T> {
+  if (options !== undefined) options = checkOptions(options, "ensureFuture");
   const loop = options?.loop ?? (aw instanceof Future ? aw._loop : _runningOrSetLoop());
   return _ensureFutureOn(aw, loop);
 }
@@ -917,7 +918,8 @@ export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIt
  * The awaitables of `aws` in completion order: `for (const next of asCompleted(xs)) await next` gives results;
  * `for await (const t of asCompleted(xs))` gives the original tasks. After `timeout` seconds, `TimeoutError`.
  */
-export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options: { timeout?: number | null } = {}): AsCompletedIterator<T> {
+export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options?: { timeout?: number | null } | null): AsCompletedIterator<T> {
+  options = checkOptions(options, "asCompleted") ?? {};
   if (aws instanceof Future || isPromiseLike(aws) || aws == null || typeof (aws as any)[Symbol.iterator] !== "function") {
     throw new TypeError(`asCompleted: expected an iterable of awaitables, got ${aws === null ? "null" : aws instanceof Future ? "a Future" : typeof aws}`);
   }

@@ -335,6 +335,14 @@ describe("an options argument that is not an object", () => {
     }
   });
 
+  test("asCompleted, ensureFuture, Runner and PriorityQueue refuse a non-object too", () =>
+    asyncio.run(async () => {
+      assert.throws(() => asyncio.asCompleted([asyncio.sleep(0)], 5 as never), /asCompleted: expected `options` to be an object/);
+      assert.throws(() => asyncio.ensureFuture(asyncio.sleep(0), "loop" as never), /ensureFuture: expected `options`/);
+      assert.throws(() => new asyncio.Runner("debug" as never), /Runner: expected `options`/);
+      assert.throws(() => new asyncio.PriorityQueue(0, (() => 0) as never), /PriorityQueue: expected `options`/);
+    }));
+
   test("null options mean no options", () =>
     vrun(async () => {
       assert.equal(await asyncio.createTask(async () => 1, null), 1);
