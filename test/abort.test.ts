@@ -543,6 +543,23 @@ describe("run and Runner.run with a signal", () => {
 
 // ------------------------------------------------------------------ sleep, waitFor, timeout, wait, gather
 
+describe("signals made by the platform", () => {
+  test("AbortSignal.timeout() cancels a sleep with the platform's timeout message", () =>
+    asyncio.run(async () => {
+      const error = await rejection(asyncio.sleep(3600, null, { signal: AbortSignal.timeout(5) }));
+      isInstance(error, asyncio.CancelledError);
+      assert.match(error.message, /timeout/i);
+    }));
+
+  test("AbortSignal.any() of two controllers cancels when either aborts", () =>
+    vrun(async () => {
+      const a = new AbortController();
+      const b = new AbortController();
+      abortLater(b, 1, "second");
+      assertCancelled(await rejection(new asyncio.Event().wait({ signal: AbortSignal.any([a.signal, b.signal]) })), "second");
+    }));
+});
+
 describe("sleep with a signal", () => {
   test("aborting cancels the sleep, not the task: cancelling() stays 0", () =>
     vrun(async () => {
