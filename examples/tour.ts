@@ -199,6 +199,36 @@ async function cancellation(): Promise<void> {
   console.log(`  [${clock()}] waiter.cancelled() is ${waiter.cancelled()}, inner.cancelled() is ${inner.cancelled()}`);
 }
 
+async function signalsAndUsing(): Promise<void> {
+  section("9. AbortSignal in, await using out");
+  const clock = stopwatch();
+
+  // An AbortSignal from plain JavaScript cancels one operation, not the task awaiting it.
+  const request = new AbortController();
+  setTimeout(() => request.abort(new Error("the client went away")), 100);
+  try {
+    await asyncio.sleep(10, undefined, { signal: request.signal });
+  } catch (error) {
+    const task = asyncio.currentTask()!;
+    console.log(`  [${clock()}] sleep: ${String(error)}; this task's cancelling() is still ${task.cancelling()}`);
+  }
+
+  // A lock guard: released at the end of the block, however the block ends.
+  const lock = new asyncio.Lock();
+  {
+    using held = await lock.acquireGuard();
+    console.log(`  [${clock()}] inside the block: lock.locked() is ${lock.locked()} (guard held: ${held.held})`);
+  }
+  console.log(`  [${clock()}] after the block: lock.locked() is ${lock.locked()}`);
+
+  // A server closed and waited for when the block ends.
+  {
+    await using server = await asyncio.startServer((_reader, writer) => writer.close(), "127.0.0.1", 0);
+    console.log(`  [${clock()}] server.isServing() is ${server.isServing()}`);
+  }
+  console.log(`  [${clock()}] the server was closed by await using`);
+}
+
 // ------------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -209,6 +239,7 @@ async function main(): Promise<void> {
   await taskGroup();
   await timeouts();
   await cancellation();
+  await signalsAndUsing();
   section("Done");
   console.log(`  the tour's tasks took ${clock()} in all`);
 }

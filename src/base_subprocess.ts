@@ -582,6 +582,14 @@ export class _SubprocessTransport extends SubprocessTransport {
     return await waiter;
   }
 
+  /** @internal A Future resolved with the return code when `_wait()` would return, for callbacks (no task awaits it). */
+  _exitFuture(): Future<number> {
+    const waiter = this._loop.createFuture<number>();
+    if (this._finished || (this._returncode !== null && this._child === null)) waiter.setResult(this._returncode ?? 0);
+    else this._exitWaiters.push(waiter);
+    return waiter;
+  }
+
   private _call(cb: Callback, ...args: unknown[]): void {
     if (this._pendingCalls !== null) this._pendingCalls.push([cb, args]);
     else this._loop.callSoon(cb, ...args);

@@ -17,6 +17,7 @@
  *   `TimerHandle` never runs before its `when()` by `loop.time()`.
  * @module
  */
+import "./_internal/dispose.js";
 import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";
 import { Deque } from "./_internal/kernel/deque.js";
@@ -34,6 +35,7 @@ import {
   runningLoopOrNull,
 } from "./_internal/kernel/context.js";
 import { RuntimeError } from "./exceptions.js";
+import { checkOptions } from "./_internal/abort.js";
 import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
 import { _newFuture, type _UnretrievedReport } from "./futures.js";
@@ -586,6 +588,11 @@ export class EventLoop {
     this._closeHooks.forEach((hook) => hook(this));
   }
 
+  /** `using loop = newEventLoop()`: `close()` at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** @internal Extra work done by `close()` (executors, transports), registered by the modules that own it. */
   readonly _closeHooks: ((loop: EventLoop) => void)[] = [];
 
@@ -610,8 +617,9 @@ export class EventLoop {
    * Wraps the coroutine function `fn` in a Task scheduled on this loop (through the task factory, if one is set).
    * Passing a started promise throws `TypeError`: pass `() => work()`, not `work()`.
    */
-  createTask<T>(fn: () => PromiseLike<T> | T, options: TaskOptions = {}): Task<T> {
+  createTask<T>(fn: () => PromiseLike<T> | T, options: TaskOptions | null = {}): Task<T> {
     this._checkClosed();
+    if (typeof options !== "object" || options === null) options = checkOptions(options, "loop.createTask") ?? {};
     if (this._taskFactory !== null) return this._taskFactory(this, fn, options);
     return _newTask(fn, this, options);
   }

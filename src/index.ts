@@ -51,18 +51,19 @@ export {
   FIRST_EXCEPTION,
   ALL_COMPLETED,
 } from "./tasks.js";
-export type { AwaitedOf, GatherOptions, ReturnWhen, TaskOptions } from "./tasks.js";
+export type { AwaitedOf, GatherOptions, ReturnWhen, SignalOption, TaskOptions } from "./tasks.js";
 
 export { Timeout, timeout, timeoutAt } from "./timeouts.js";
+export type { TimeoutOptions } from "./timeouts.js";
 export { TaskGroup } from "./taskgroups.js";
 export type { TaskStatus } from "./taskgroups.js";
 export { CancelScope, moveOnAfter, moveOnAt, failAfter, failAt } from "./cancel_scopes.js";
 export type { CancelScopeOptions } from "./cancel_scopes.js";
 export { Runner, run } from "./runners.js";
-export type { RunnerOptions } from "./runners.js";
+export type { RunOptions, RunnerOptions, RunnerRunOptions } from "./runners.js";
 
 // Synchronization primitives and queues (locks.ts, queues.ts).
-export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier } from "./locks.js";
+export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Guard } from "./locks.js";
 export type {
   BarrierState,
   BarrierStatistics,
@@ -71,6 +72,7 @@ export type {
   EventStatistics,
   LockStatistics,
   SemaphoreStatistics,
+  WaitOptions,
 } from "./locks.js";
 export { Queue, PriorityQueue, LifoQueue } from "./queues.js";
 export type { PriorityQueueOptions, QueueStatistics, QueueStorage } from "./queues.js";

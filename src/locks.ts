@@ -12,6 +12,7 @@
  * queues) are async functions, so each new waiter is awaited in the caller's context too.
  * @module
  */
+import "./_internal/dispose.js";
 import { inspect } from "node:util";
 import { type EventLoop, getRunningLoop } from "./events.js";
 import { Future } from "./futures.js";
@@ -19,6 +20,56 @@ import { Deque } from "./_internal/kernel/deque.js";
 import type { RunResult } from "./_internal/kernel/context.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
 import { describe, isPromiseLike } from "./_internal/validate.js";
+import { AbortLink, abortError, cancelOnAbort, signalOf } from "./_internal/abort.js";
+
+/** The options argument of a wait that takes an `AbortSignal`. */
+export interface WaitOptions {
+  /** Aborting it cancels this wait (not the calling task) with `CancelledError(reason's message)`. */
+  signal?: AbortSignal | null;
+}
+
+/**
+ * What `acquireGuard()` resolves with: holds what was acquired until disposed. `using held = await lock.acquireGuard()`
+ * releases at the end of the block; `[Symbol.dispose]()`, `[Symbol.asyncDispose]()` and `release()` release once, a
+ * second call does nothing.
+ */
+export class Guard implements Disposable, AsyncDisposable {
+  #release: (() => void) | null;
+
+  /** A guard that calls `release` on its first disposal (for primitives that hand out guards). */
+  constructor(release: () => void) {
+    if (typeof release !== "function") throw new TypeError(`Guard: expected \`release\` to be a function, got ${describe(release)}`);
+    this.#release = release;
+  }
+
+  /** Whether the guard still holds (not disposed yet). */
+  get held(): boolean {
+    return this.#release !== null;
+  }
+
+  /** Releases what the guard holds, once; later calls do nothing. */
+  release(): void {
+    const release = this.#release;
+    if (release === null) return;
+    this.#release = null;
+    release();
+  }
+
+  /** `using`: releases once. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** `await using`: releases once. */
+  [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.release();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
+  }
+}
 
 /** What `acquire()`/`wait()` return when no waiting is needed: one shared settled promise, nothing allocated. */
 const RESOLVED_TRUE: Promise<true> = Promise.resolve(true);
@@ -59,14 +110,18 @@ export abstract class _LoopBound {
     waiters: Deque<Future<boolean>>,
     onWoken: () => void,
     onFailed: (fut: Future<boolean>) => void,
+    link: AbortLink | null = null,
+    ownLink = false,
   ): Promise<true> {
     let fut: Future<boolean>;
     try {
       fut = this._getLoop().createFuture<boolean>();
     } catch (error) {
+      if (ownLink) link?.dispose();
       return Promise.reject(error);
     }
     waiters.push(fut);
+    if (link !== null) return this.#queueLinked(waiters, fut, onWoken, onFailed, link, ownLink);
     return fut.then(
       () => {
         _removeWaiter(waiters, fut);
@@ -75,6 +130,36 @@ export abstract class _LoopBound {
       },
       (error: unknown) => {
         _removeWaiter(waiters, fut);
+        onFailed(fut);
+        throw error;
+      },
+    );
+  }
+
+  /** `_queueWaiter` for a wait an abort may cancel: woken but aborted before it resumed, it fails as if cancelled. */
+  #queueLinked(
+    waiters: Deque<Future<boolean>>,
+    fut: Future<boolean>,
+    onWoken: () => void,
+    onFailed: (fut: Future<boolean>) => void,
+    link: AbortLink,
+    ownLink: boolean,
+  ): Promise<true> {
+    link.track(fut);
+    return fut.then(
+      () => {
+        _removeWaiter(waiters, fut);
+        if (ownLink) link.dispose();
+        if (link.message !== null) {
+          onFailed(fut);
+          throw new CancelledError(link.message);
+        }
+        onWoken();
+        return true as const;
+      },
+      (error: unknown) => {
+        _removeWaiter(waiters, fut);
+        if (ownLink) link.dispose();
         onFailed(fut);
         throw error;
       },
@@ -130,13 +215,46 @@ export class Lock extends _LoopBound {
    *
    * Cancellation: a cancelled call leaves the lock untouched and the queue as if it had never waited; if the lock
    * had already been handed to it, the lock goes to the next waiter.
+   * Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  acquire(): Promise<true> {
+  acquire(options?: WaitOptions | null): Promise<true> {
+    if (options !== undefined) return this.#acquireWithOptions(options);
     if (!this.#locked && (this.#waiters === null || allCancelled(this.#waiters))) {
       this.#locked = true;
       return RESOLVED_TRUE;
     }
     return this.#acquireSlow();
+  }
+
+  #acquireWithOptions(options: WaitOptions | null): Promise<true> {
+    const signal = signalOf(options, "Lock.acquire");
+    if (signal === null) return this.acquire();
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    return this._acquireLinked(new AbortLink(signal), true);
+  }
+
+  /** @internal `acquire()` an abort may cancel through `link` (disposed when the call ends if `ownLink`). */
+  _acquireLinked(link: AbortLink, ownLink: boolean): Promise<true> {
+    if (link.message !== null) {
+      if (ownLink) link.dispose();
+      return Promise.reject(new CancelledError(link.message));
+    }
+    if (!this.#locked && (this.#waiters === null || allCancelled(this.#waiters))) {
+      if (ownLink) link.dispose();
+      this.#locked = true;
+      return RESOLVED_TRUE;
+    }
+    return this._queueWaiter((this.#waiters ??= new Deque()), this.#onWoken, this.#onFailed, link, ownLink);
+  }
+
+  /**
+   * Takes the lock (as `acquire`) and resolves with a `Guard` that releases it once disposed:
+   * `using held = await lock.acquireGuard();`.
+   *
+   * Cancellation: as `acquire`: a cancelled or aborted call holds nothing and returns no guard.
+   */
+  acquireGuard(options?: WaitOptions | null): Promise<Guard> {
+    return this.acquire(options).then(() => new Guard(() => this.release()));
   }
 
   #acquireSlow(): Promise<true> {
@@ -232,6 +350,15 @@ class EventWaiter extends Future<true> {
     return r;
   }
 
+  // Awaiting a done Future does not go through `_run`: leave the list there too, as the outcome is delivered now.
+  override then<R1 = true, R2 = never>(
+    onFulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this._state !== "PENDING") this.unlist();
+    return super.then(onFulfilled, onRejected);
+  }
+
   private unlist(): void {
     if (!this.listed) return;
     this.listed = false;
@@ -275,9 +402,10 @@ export class Event extends _LoopBound {
    * Resolves with `true` once the flag is set (at once if it already is). A blocked call returns the waiter's
    * Future itself, so awaiting it costs one Future per waiter and nothing more.
    *
-   * Cancellation: the call stops waiting; nothing else changes.
+   * Cancellation: the call stops waiting; nothing else changes. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  wait(): Promise<true> {
+  wait(options?: WaitOptions | null): Promise<true> {
+    if (options !== undefined) return this.#waitWithOptions(options);
     if (this.#value) return RESOLVED_TRUE;
     let loop: EventLoop;
     try {
@@ -289,6 +417,15 @@ export class Event extends _LoopBound {
     const fut = new EventWaiter(loop, waiters);
     waiters.push(fut);
     return fut;
+  }
+
+  #waitWithOptions(options: WaitOptions | null): Promise<true> {
+    const signal = signalOf(options, "Event.wait");
+    if (signal === null) return this.wait();
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    const result = this.wait();
+    if (result instanceof Future) cancelOnAbort(signal, result);
+    return result;
   }
 
   /** Whether the flag is set, and how many callers wait for it. */
@@ -343,8 +480,13 @@ export class Condition extends _LoopBound {
    *
    * Cancellation: as `Lock.acquire`: the lock is not taken and a wakeup handed to this call goes to the next waiter.
    */
-  acquire(): Promise<true> {
-    return this.#lock.acquire();
+  acquire(options?: WaitOptions | null): Promise<true> {
+    return this.#lock.acquire(options);
+  }
+
+  /** @internal `acquire()` an abort may cancel through `link` (which the caller disposes). */
+  _acquireLinked(link: AbortLink): Promise<true> {
+    return this.#lock._acquireLinked(link, false);
   }
 
   /** Releases the underlying lock. `RuntimeError` when it is not held. */
@@ -372,9 +514,27 @@ export class Condition extends _LoopBound {
    * the lock (`RuntimeError` otherwise). Wakeups may be spurious: check the state again (or use `waitFor`).
    *
    * Cancellation: the lock is taken back before the `CancelledError` reaches the caller, who still holds it and
-   * must release it; a notification this call had received is passed to the next waiter.
+   * must release it; a notification this call had received is passed to the next waiter. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  async wait(): Promise<true> {
+  wait(options?: WaitOptions | null): Promise<true> {
+    if (options === undefined) return this._wait(null);
+    const signal = signalOf(options, "Condition.wait");
+    if (signal === null) return this._wait(null);
+    if (signal.aborted) {
+      if (!this.#lock.locked()) return Promise.reject(new RuntimeError("Condition.wait: cannot wait on an un-acquired lock"));
+      return Promise.reject(abortError(signal));
+    }
+    const link = new AbortLink(signal);
+    const result = this._wait(link);
+    result.then(
+      () => link.dispose(),
+      () => link.dispose(),
+    );
+    return result;
+  }
+
+  /** @internal `wait()`; an abort through `link` cancels the wait for a notification (the lock is still taken back). */
+  async _wait(link: AbortLink | null): Promise<true> {
     if (!this.#lock.locked()) throw new RuntimeError("Condition.wait: cannot wait on an un-acquired lock");
     const fut = this._getLoop().createFuture<boolean>();
     this.#lock.release();
@@ -383,7 +543,9 @@ export class Condition extends _LoopBound {
     try {
       this.#waiters.push(fut);
       try {
+        if (link !== null) link.track(fut);
         await fut;
+        if (link !== null) link.throwIfAborted();
       } finally {
         _removeWaiter(this.#waiters, fut);
       }
@@ -421,13 +583,18 @@ export class Condition extends _LoopBound {
    *
    * Cancellation: as `wait()`: the lock is held again when the `CancelledError` reaches the caller.
    */
-  async waitFor<R>(predicate: () => R): Promise<R> {
+  waitFor<R>(predicate: () => R): Promise<R> {
+    return this._waitFor(predicate, null);
+  }
+
+  /** @internal `waitFor()` whose waits an abort through `link` cancels. */
+  async _waitFor<R>(predicate: () => R, link: AbortLink | null): Promise<R> {
     if (typeof predicate !== "function") {
       throw new TypeError(`Condition.waitFor: expected \`predicate\` to be a function, got ${describe(predicate)}`);
     }
     let result = checkPredicate(predicate());
     while (!result) {
-      await this.wait();
+      await this._wait(link);
       result = checkPredicate(predicate());
     }
     return result;
@@ -532,13 +699,36 @@ export class Semaphore extends _LoopBound {
    * nobody waits for is taken by the call itself, before the promise is awaited.
    *
    * Cancellation: a cancelled call takes no permit; a permit already handed to it goes back and on to the next waiter.
+   * Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  acquire(): Promise<true> {
+  acquire(options?: WaitOptions | null): Promise<true> {
+    if (options !== undefined) return this.#acquireWithOptions(options);
     if (!this.locked()) {
       this._value--;
       return RESOLVED_TRUE;
     }
     return this.#acquireSlow();
+  }
+
+  #acquireWithOptions(options: WaitOptions | null): Promise<true> {
+    const signal = signalOf(options, `${this.constructor.name}.acquire`);
+    if (signal === null) return this.acquire();
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (!this.locked()) {
+      this._value--;
+      return RESOLVED_TRUE;
+    }
+    return this._queueWaiter((this.#waiters ??= new Deque()), this.#onWoken, this.#onFailed, new AbortLink(signal), true);
+  }
+
+  /**
+   * Takes a permit (as `acquire`) and resolves with a `Guard` that gives it back once disposed:
+   * `using permit = await semaphore.acquireGuard();`.
+   *
+   * Cancellation: as `acquire`: a cancelled or aborted call takes no permit and returns no guard.
+   */
+  acquireGuard(options?: WaitOptions | null): Promise<Guard> {
+    return this.acquire(options).then(() => new Guard(() => this.release()));
   }
 
   #acquireSlow(): Promise<true> {
@@ -687,11 +877,27 @@ export class Barrier extends _LoopBound {
    * `BrokenBarrierError` when the barrier is aborted or reset meanwhile, or is broken.
    *
    * Cancellation: the task leaves the barrier and gives its place back; the others keep waiting for a full round
-   * and the barrier stays usable.
+   * and the barrier stays usable. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  async wait(): Promise<number> {
-    return this.#cond.with(async () => {
-      await this.#block();
+  wait(options?: WaitOptions | null): Promise<number> {
+    if (options === undefined) return this.#wait(null);
+    const signal = signalOf(options, "Barrier.wait");
+    if (signal === null) return this.#wait(null);
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    const link = new AbortLink(signal);
+    const result = this.#wait(link);
+    result.then(
+      () => link.dispose(),
+      () => link.dispose(),
+    );
+    return result;
+  }
+
+  async #wait(link: AbortLink | null): Promise<number> {
+    if (link === null) await this.#cond.acquire();
+    else await this.#cond._acquireLinked(link);
+    try {
+      await this.#block(link);
       try {
         const index = this.#count++;
         if (index + 1 === this.#parties) {
@@ -699,7 +905,7 @@ export class Barrier extends _LoopBound {
           this.#state = "draining";
           this.#cond.notifyAll();
         } else {
-          await this.#cond.waitFor(() => this.#state !== "filling");
+          await this.#cond._waitFor(() => this.#state !== "filling", link);
           if (this.#state === "broken" || this.#state === "resetting") {
             throw new BrokenBarrierError("Barrier.wait: the barrier was aborted or reset while waiting");
           }
@@ -709,7 +915,9 @@ export class Barrier extends _LoopBound {
         this.#count--;
         this.#exit();
       }
-    });
+    } finally {
+      this.#cond.release();
+    }
   }
 
   /**
@@ -724,8 +932,8 @@ export class Barrier extends _LoopBound {
   }
 
   /** Waits while a finished round drains or a reset completes; `BrokenBarrierError` if broken. */
-  async #block(): Promise<void> {
-    await this.#cond.waitFor(() => this.#state !== "draining" && this.#state !== "resetting");
+  async #block(link: AbortLink | null): Promise<void> {
+    await this.#cond._waitFor(() => this.#state !== "draining" && this.#state !== "resetting", link);
     if (this.#state === "broken") throw new BrokenBarrierError("Barrier.wait: the barrier is broken (aborted)");
   }
 

@@ -11,8 +11,9 @@ import type { Future } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { BinaryHeap } from "./_internal/kernel/heap.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./exceptions.js";
-import { Event, _LoopBound, _removeWaiter } from "./locks.js";
+import { Event, type WaitOptions, _LoopBound, _removeWaiter } from "./locks.js";
 import { describe } from "./_internal/validate.js";
+import { AbortLink, abortError, signalOf } from "./_internal/abort.js";
 
 /** What `put()` returns when no waiting is needed: one shared settled promise, nothing allocated. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -118,9 +119,10 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
    * unless it had to wait. `QueueShutDown` once the queue is shut down (also for a call waiting when it happens).
    *
    * Cancellation: a cancelled call never inserts its item; if room had been made for it, the next waiting `put()`
-   * is woken instead.
+   * is woken instead. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  put(item: T): Promise<void> {
+  put(item: T, options?: WaitOptions | null): Promise<void> {
+    if (options !== undefined) return this.#putWithOptions(item, options);
     if (!this.full()) {
       try {
         this.putNowait(item);
@@ -132,14 +134,30 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     return this.#putSlow(item);
   }
 
-  async #putSlow(item: T): Promise<void> {
+  #putWithOptions(item: T, options: WaitOptions | null): Promise<void> {
+    const signal = signalOf(options, `${this.constructor.name}.put`);
+    if (signal === null) return this.put(item);
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (!this.full()) return this.put(item);
+    const link = new AbortLink(signal);
+    const result = this.#putSlow(item, link);
+    result.then(
+      () => link.dispose(),
+      () => link.dispose(),
+    );
+    return result;
+  }
+
+  async #putSlow(item: T, link: AbortLink | null = null): Promise<void> {
     const putters = this.#putters;
     while (this.full()) {
       if (this.#isShutdown) throw new QueueShutDown(`${this.constructor.name}.put: the queue is shut down`);
       const putter = this._getLoop().createFuture<void>();
       putters.push(putter);
       try {
+        if (link !== null) link.track(putter);
         await putter;
+        if (link !== null) link.throwIfAborted();
       } catch (error) {
         putter.cancel(); // In case it is still pending.
         _removeWaiter(putters, putter); // Absent if a get() or shutdown() already took it off.
@@ -179,9 +197,10 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
    * As with any promise, an item that is itself a thenable is adopted: wrap such items (`[promise]`).
    *
    * Cancellation: a cancelled call takes no item: an item it had been woken for stays in the queue and the next
-   * waiting `get()` is woken for it.
+   * waiting `get()` is woken for it. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
-  get(): Promise<T> {
+  get(options?: WaitOptions | null): Promise<T> {
+    if (options !== undefined) return this.#getWithOptions(options);
     if (this._queue.length > 0) {
       try {
         return Promise.resolve(this.getNowait());
@@ -195,14 +214,30 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     return this.#getSlow();
   }
 
-  async #getSlow(): Promise<T> {
+  #getWithOptions(options: WaitOptions | null): Promise<T> {
+    const signal = signalOf(options, `${this.constructor.name}.get`);
+    if (signal === null) return this.get();
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (this._queue.length > 0 || this.#isShutdown) return this.get();
+    const link = new AbortLink(signal);
+    const result = this.#getSlow(link);
+    result.then(
+      () => link.dispose(),
+      () => link.dispose(),
+    );
+    return result;
+  }
+
+  async #getSlow(link: AbortLink | null = null): Promise<T> {
     const getters = this.#getters;
     while (this._queue.length === 0) {
       if (this.#isShutdown) throw new QueueShutDown(`${this.constructor.name}.get: the queue is shut down and empty`);
       const getter = this._getLoop().createFuture<void>();
       getters.push(getter);
       try {
+        if (link !== null) link.track(getter);
         await getter;
+        if (link !== null) link.throwIfAborted();
       } catch (error) {
         getter.cancel(); // In case it is still pending.
         _removeWaiter(getters, getter); // Absent if a put() or shutdown() already took it off.
@@ -418,8 +453,11 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
   #error: unknown = NO_ERROR;
 
   /** A priority queue holding at most `maxsize` items (`<= 0`: unbounded), ordered by `compare` if given. */
-  constructor(maxsize = 0, options: PriorityQueueOptions<T> = {}) {
+  constructor(maxsize = 0, options: PriorityQueueOptions<T> | null = {}) {
     super(maxsize);
+    if (options !== null && typeof options !== "object") {
+      throw new TypeError(`PriorityQueue: expected \`options\` to be an object, got ${describe(options)}`);
+    }
     const compare = options?.compare;
     if (compare !== undefined && typeof compare !== "function") {
       throw new TypeError(`PriorityQueue: expected \`compare\` to be a function, got ${describe(compare)}`);

@@ -2,11 +2,14 @@
  * Runners: `run(main)` and `Runner`, the entry points that create a loop, run a main task on it, and clean up.
  * @module
  */
+import "./_internal/dispose.js";
 import { runningLoopOrNull } from "./_internal/kernel/context.js";
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
 import { type EventLoop, newEventLoop, setEventLoop } from "./events.js";
 import { type Task, _checkCoroutineFunction, gather } from "./tasks.js";
 import { _signalHandlerCallback } from "./unix_events.js";
+import { checkOptions, checkSignal } from "./_internal/abort.js";
+import type { ContextRunner } from "./events.js";
 
 /** Options of `run` and `Runner`. */
 export interface RunnerOptions {
@@ -14,6 +17,20 @@ export interface RunnerOptions {
   debug?: boolean;
   /** Makes the loop (default: `newEventLoop()`, also set as the current loop while the runner lives). */
   loopFactory?: () => EventLoop;
+}
+
+/** Options of `run`: those of `Runner`, and a `signal` for the main task. */
+export interface RunOptions extends RunnerOptions {
+  /** Aborting it cancels the main task as `task.cancel(msg)` would; already aborted, the body never runs. */
+  signal?: AbortSignal | null;
+}
+
+/** Options of `Runner.run`. */
+export interface RunnerRunOptions {
+  /** Runs the task in this async context (`AsyncLocalStorage.snapshot()`). */
+  context?: ContextRunner;
+  /** Aborting it cancels the task as `task.cancel(msg)` would; already aborted, the body never runs. */
+  signal?: AbortSignal | null;
 }
 
 /** Seconds `close()` waits for the default executor's running jobs (CPython's THREAD_JOIN_TIMEOUT). */
@@ -33,7 +50,8 @@ export class Runner {
   private readonly debug: boolean | undefined;
   private readonly loopFactory: (() => EventLoop) | undefined;
 
-  constructor(options: RunnerOptions = {}) {
+  constructor(options?: RunnerOptions | null) {
+    options = checkOptions(options, "Runner") ?? {};
     if (options.loopFactory !== undefined && typeof options.loopFactory !== "function") {
       throw new TypeError(`Runner: expected \`loopFactory\` to be a function, got ${typeof options.loopFactory}`);
     }
@@ -54,12 +72,21 @@ export class Runner {
    *
    * Cancellation: if the task is cancelled (not by Ctrl-C), `run` rejects with `CancelledError`.
    */
-  async run<T>(fn: () => PromiseLike<T> | T, options: { context?: import("./events.js").ContextRunner } = {}): Promise<T> {
+  run<T>(fn: () => PromiseLike<T> | T, options?: RunnerRunOptions | null): Promise<T> {
+    const checked = checkOptions(options, "Runner.run") ?? {};
+    const signal = checked.signal === undefined ? null : checkSignal(checked.signal, "Runner.run");
+    return this.runTask(fn, checked.context, signal);
+  }
+
+  private async runTask<T>(fn: () => PromiseLike<T> | T, context: ContextRunner | undefined, signal: AbortSignal | null): Promise<T> {
     _checkCoroutineFunction(fn, "Runner.run");
     if (runningLoopOrNull() !== null) throw new RuntimeError("Runner.run() cannot be called from a running event loop");
     this.lazyInit();
     const loop = this.loop!;
-    const task = loop.createTask(fn, options.context ? { context: options.context } : {});
+    const taskOptions: { context?: ContextRunner; signal?: AbortSignal } = {};
+    if (context) taskOptions.context = context;
+    if (signal !== null) taskOptions.signal = signal;
+    const task = loop.createTask(fn, taskOptions);
     const removeSigint = this.installSigint(task as Task<unknown>);
     this.interruptCount = 0;
     try {
@@ -88,6 +115,11 @@ export class Runner {
       this.loop = null;
       this.state = "closed";
     }
+  }
+
+  /** `await using runner = new Runner()`: `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Runs `body(runner)` and closes the runner afterwards, whatever happens. */
@@ -159,8 +191,14 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
  * pending, shuts the default executor down and closes the loop. Ctrl-C cancels `main` and `run` rejects with
  * `KeyboardInterrupt`. `RuntimeError` when a loop already runs in this async context.
  */
-export async function run<T>(main: () => PromiseLike<T> | T, options: RunnerOptions = {}): Promise<T> {
+export function run<T>(main: () => PromiseLike<T> | T, options?: RunOptions | null): Promise<T> {
+  const checked = checkOptions(options, "run") ?? {};
+  const signal = checked.signal === undefined ? null : checkSignal(checked.signal, "run");
+  return runMain(main, checked, signal);
+}
+
+async function runMain<T>(main: () => PromiseLike<T> | T, options: RunnerOptions, signal: AbortSignal | null): Promise<T> {
   if (runningLoopOrNull() !== null) throw new RuntimeError("asyncio.run() cannot be called from a running event loop");
   _checkCoroutineFunction(main, "run");
-  return new Runner(options).with((runner) => runner.run(main));
+  return new Runner(options).with((runner) => runner.run(main, signal === null ? undefined : { signal }));
 }

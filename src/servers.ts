@@ -3,6 +3,7 @@
  * `base_events.Server`, and the `ServerSocket`s it listens on.
  * @module
  */
+import "./_internal/dispose.js";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { inspect } from "node:util";
@@ -324,6 +325,12 @@ export class Server<A extends HostPort | string = HostPort | string> implements 
       this.close();
       await this.waitClosed();
     }
+  }
+
+  /** `await using server = await startServer(...)`: `close()`, then `waitClosed()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.waitClosed();
   }
 
   /** @internal */

@@ -10,6 +10,7 @@
  * @module
  */
 import type * as net from "node:net";
+import "./_internal/dispose.js";
 import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
@@ -26,7 +27,8 @@ import type {
 } from "./base_net.js";
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
-import { systemError, toBytes } from "./_internal/io/netutil.js";
+import { isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
+import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 import "./base_net.js";
 import { describe } from "./_internal/validate.js";
 
@@ -49,7 +51,11 @@ export interface StreamLimitOption {
 }
 
 /** Options of `openConnection`. */
-export type OpenConnectionOptions = CreateConnectionOptions & StreamLimitOption;
+export type OpenConnectionOptions = CreateConnectionOptions &
+  StreamLimitOption & {
+    /** Aborting it cancels the connection attempt (not the calling task) with `CancelledError(reason's message)`. */
+    signal?: AbortSignal | null;
+  };
 /** Options of `startServer`. */
 export type StartServerOptions = CreateServerOptions & StreamLimitOption;
 /** Options of `openUnixConnection`. */
@@ -74,18 +80,49 @@ function checkCallback(cb: unknown, method: string): void {
  * Opens a TCP connection (TLS with `ssl`) and returns its reader and writer; the options are those of
  * `loop.createConnection` plus `limit`. Connection errors are Node's (`code` `ECONNREFUSED`, ...).
  *
- * Cancellation: the connection attempt is abandoned and its socket destroyed; nothing stays open.
+ * Cancellation: the connection attempt is abandoned and its socket destroyed; nothing stays open. Aborting
+ * `options.signal` does the same without cancelling the calling task.
  */
-export async function openConnection(
+export function openConnection(
   host?: string | null,
   port?: number | string | null,
-  options?: OpenConnectionOptions,
+  options?: OpenConnectionOptions | null,
+): Promise<[StreamReader, StreamWriter]> {
+  let signal: AbortSignal | null = null;
+  if (options !== undefined && options !== null && typeof options === "object" && "signal" in options) {
+    const { signal: given, ...rest } = options;
+    signal = checkSignal(given, "openConnection");
+    options = rest;
+  }
+  return connect(host, port, options ?? undefined, signal);
+}
+
+async function connect(
+  host: string | null | undefined,
+  port: number | string | null | undefined,
+  options: OpenConnectionOptions | undefined,
+  signal: AbortSignal | null,
 ): Promise<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const [limit, rest] = splitLimit(options, "openConnection");
+  if (signal?.aborted === true) throw abortError(signal);
   const reader = new StreamReader({ limit, loop });
   const protocol = new StreamReaderProtocol(reader, null, loop);
-  const [transport] = await loop.createConnection(() => protocol, host, port, rest);
+  let transport: Transport;
+  if (signal === null) {
+    [transport] = await loop.createConnection(() => protocol, host, port, rest);
+  } else {
+    // The attempt runs in a task of its own, which the abort cancels: the calling task is not cancelled.
+    const attempt = loop.createTask(() => loop.createConnection(() => protocol, host, port, rest));
+    const registration = onAbort(signal, (message) => {
+      attempt.cancel(message);
+    });
+    try {
+      [transport] = await attempt;
+    } finally {
+      registration.dispose();
+    }
+  }
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
@@ -395,6 +432,19 @@ export class StreamWriter {
    */
   async waitClosed(): Promise<void> {
     await this._protocol._getCloseWaiter(this);
+  }
+
+  /**
+   * `await using writer = ...`: `close()`, then `waitClosed()`. A connection the peer already reset
+   * (`ECONNRESET`, `EPIPE`) is not an error; any other error of the connection is thrown.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.close();
+      await this.waitClosed();
+    } catch (error) {
+      if (!isGoneError(error)) throw error;
+    }
   }
 
   /**

@@ -7,6 +7,7 @@
  * more than that into a pipe nobody reads waits (as with Python): read the pipes, or use `communicate()`.
  * @module
  */
+import "./_internal/dispose.js";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { getRunningLoop, type EventLoop } from "./events.js";
@@ -28,6 +29,7 @@ import {
 import { isSystemError } from "./_internal/io/netutil.js";
 import type { SignalLike } from "./_internal/processes/signals.js";
 import { describe } from "./_internal/validate.js";
+import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 
 export type { StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./base_subprocess.js";
 
@@ -35,6 +37,11 @@ export type { StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./b
 export interface CreateSubprocessOptions extends SubprocessOptions {
   /** The buffer limit of the `stdout`/`stderr` readers (default 64 KiB). */
   limit?: number;
+  /**
+   * Aborted before the child started: `CancelledError` (the abort reason's message); while it starts: the start is
+   * cancelled (the child killed and reaped); once it runs: the child gets SIGKILL (`wait()` gives -9).
+   */
+  signal?: AbortSignal | null;
 }
 
 /** The default buffer limit of the readers: 64 KiB, as asyncio. */
@@ -253,6 +260,15 @@ export class Process {
     this._transport.kill();
   }
 
+  /**
+   * `await using proc = await createSubprocessExec(...)`: kills the child (SIGKILL) if it still runs, then waits
+   * for it. A child that already exited is not an error.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    killIfRunning(this);
+    await this.wait();
+  }
+
   toString(): string {
     return `<Process ${this.pid}>`;
   }
@@ -275,15 +291,21 @@ export class Process {
  * @throws {RangeError} `STDOUT` for stdin or stdout, a bad file descriptor or `limit`, `encoding`/`text` set.
  * @throws {RuntimeError} outside a running loop.
  */
-export async function createSubprocessExec(program: string, args: readonly string[] = [], options: CreateSubprocessOptions = {}): Promise<Process> {
+export function createSubprocessExec(program: string, args: readonly string[] = [], options?: CreateSubprocessOptions | null): Promise<Process> {
+  const [rest, signal] = splitSignal(options, "createSubprocessExec");
+  return spawnExec(program, args, rest, signal);
+}
+
+async function spawnExec(program: string, args: readonly string[], options: CreateSubprocessOptions, signal: AbortSignal | null): Promise<Process> {
   const loop = getRunningLoop();
   const argv = _checkExecArgs(program, args, "createSubprocessExec");
   const limit = checkLimit(options, "createSubprocessExec");
   const plan = _checkOptions(options, "createSubprocessExec", null, false);
+  if (signal?.aborted === true) throw abortError(signal);
   const protocol = new SubprocessStreamProtocol(limit, loop);
   const file = (program as unknown) instanceof URL ? fileURLToPath(program) : program;
-  const transport = await _makeSubprocessTransport(loop, protocol, file, argv, false, plan);
-  return new Process(transport, protocol, loop);
+  const transport = await spawnAbortable(loop, signal, () => _makeSubprocessTransport(loop, protocol, file, argv, false, plan));
+  return startProcess(transport, protocol, loop, signal);
 }
 
 /**
@@ -296,14 +318,73 @@ export async function createSubprocessExec(program: string, args: readonly strin
  * @throws {TypeError} `cmd` is not a string, or an option of the wrong type or unknown.
  * @throws {RangeError} as `createSubprocessExec`.
  */
-export async function createSubprocessShell(cmd: string, options: CreateSubprocessOptions = {}): Promise<Process> {
+export function createSubprocessShell(cmd: string, options?: CreateSubprocessOptions | null): Promise<Process> {
+  const [rest, signal] = splitSignal(options, "createSubprocessShell");
+  return spawnShell(cmd, rest, signal);
+}
+
+async function spawnShell(cmd: string, options: CreateSubprocessOptions, signal: AbortSignal | null): Promise<Process> {
   const loop = getRunningLoop();
   const command = _checkShellCommand(cmd, "createSubprocessShell");
   const limit = checkLimit(options, "createSubprocessShell");
   const plan = _checkOptions(options, "createSubprocessShell", null, true);
+  if (signal?.aborted === true) throw abortError(signal);
   const protocol = new SubprocessStreamProtocol(limit, loop);
-  const transport = await _makeSubprocessTransport(loop, protocol, command, [], true, plan);
-  return new Process(transport, protocol, loop);
+  const transport = await spawnAbortable(loop, signal, () => _makeSubprocessTransport(loop, protocol, command, [], true, plan));
+  return startProcess(transport, protocol, loop, signal);
+}
+
+/** The options without `signal`, and the checked `signal` (a `TypeError` at once for a wrong one). */
+function splitSignal(options: CreateSubprocessOptions | null | undefined, method: string): [CreateSubprocessOptions, AbortSignal | null] {
+  if (options === undefined || options === null) return [{}, null];
+  if (typeof options !== "object") return [options, null]; // `_checkOptions` names the mistake.
+  if (!("signal" in options)) return [options, null];
+  const { signal, ...rest } = options;
+  return [rest, checkSignal(signal, method)];
+}
+
+/**
+ * Spawns through `spawn`; with a signal, in a task of its own that the abort cancels (which kills and reaps a child
+ * that had started), so the abort cancels the spawn and not the calling task.
+ */
+async function spawnAbortable(
+  loop: EventLoop,
+  signal: AbortSignal | null,
+  spawn: () => Promise<_SubprocessTransport>,
+): Promise<_SubprocessTransport> {
+  if (signal === null) return await spawn();
+  const task = loop.createTask(spawn);
+  const registration = onAbort(signal, (message) => {
+    task.cancel(message);
+  });
+  try {
+    return await task;
+  } finally {
+    registration.dispose();
+  }
+}
+
+/** The `Process`; with a signal, an abort while the child runs kills it (SIGKILL), until it has exited. */
+function startProcess(transport: _SubprocessTransport, protocol: SubprocessStreamProtocol, loop: EventLoop, signal: AbortSignal | null): Process {
+  const proc = new Process(transport, protocol, loop);
+  if (signal === null) return proc;
+  if (signal.aborted) {
+    killIfRunning(proc);
+    return proc;
+  }
+  const registration = onAbort(signal, () => killIfRunning(proc));
+  transport._exitFuture().addDoneCallback(() => registration.dispose());
+  return proc;
+}
+
+function killIfRunning(proc: Process): void {
+  if (proc.returncode !== null) return;
+  try {
+    proc.kill();
+  } catch (error) {
+    // Exited meanwhile: nothing to kill.
+    if (!(isSystemError(error) && error.code === "ESRCH")) throw error;
+  }
 }
 
 /** Python's `asyncio.subprocess` module: the stream constants, `Process`, and the two functions. */

@@ -26,6 +26,13 @@ import { type Awaitable, Future } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { checkSecondsOrNull, isIterable, isPromiseLike } from "./_internal/validate.js";
+import { abortError, abortMessage, cancelOnAbort, checkOptions, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
+
+/** The options argument of an operation that only takes a `signal`. */
+export interface SignalOption {
+  /** Aborting it cancels the operation (not the calling task) with `CancelledError(reason's message)`. */
+  signal?: AbortSignal | null;
+}
 
 /** Options of `createTask`, `loop.createTask`, `TaskGroup.createTask`. */
 export interface TaskOptions {
@@ -35,6 +42,11 @@ export interface TaskOptions {
   context?: ContextRunner;
   /** Start the body synchronously inside `createTask` (as `eagerTaskFactory`). */
   eagerStart?: boolean;
+  /**
+   * Aborting it cancels the task as `task.cancel(msg)` would, `msg` being the abort reason's message; an
+   * already-aborted signal cancels the task before its first step (the body never runs).
+   */
+  signal?: AbortSignal | null;
 }
 
 let taskCounter = 0;
@@ -147,18 +159,33 @@ export class Task<T = unknown> extends Future<T> implements Frame {
   /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
   constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {
     _checkCoroutineFunction(coro, "Task");
+    if (typeof options !== "object" || options === null) options = checkOptions(options, "Task") ?? {};
+    const signal = options.signal === undefined ? null : checkSignal(options.signal, "createTask");
     const loop = loopArg ?? options.loop ?? requireRunningLoop();
     super({ loop });
     this._coro = coro;
     this._name = options.name !== undefined ? String(options.name) : ++taskCounter;
     this._context = options.context ?? null;
     loop._tasks.add(this as Task<unknown>);
+    if (signal !== null) this._followSignal(signal);
     if (options.eagerStart === true && loop._running) {
       this._start(true);
     } else {
       if (this._context === null) this._scope = new AsyncResource("asyncio-ts.Task", RESOURCE_OPTIONS);
       loop._enqueue(this);
     }
+  }
+
+  /** Aborting `signal` cancels the task with the reason's message; already aborted, the body never runs. */
+  private _followSignal(signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.cancel(abortMessage(signal));
+      return;
+    }
+    const registration = onAbort(signal, (message) => {
+      this.cancel(message);
+    });
+    this.addDoneCallback(() => registration.dispose());
   }
 
   /** @internal The async-context frame: a task is its own frame. */
@@ -373,9 +400,11 @@ export function _newTask<T>(fn: () => PromiseLike<T> | T, loop: EventLoop, optio
 /**
  * Schedules the coroutine function `fn` as a task on the running loop; it starts on the next iteration (or at once
  * with `eagerStart`). `TypeError` for a started promise: pass `() => work()`. `RuntimeError` outside a loop.
+ * Aborting `options.signal` cancels the task as `cancel(msg)` would.
  */
-export function createTask<T>(fn: () => PromiseLike<T> | T, options?: TaskOptions): Task<T> {
+export function createTask<T>(fn: () => PromiseLike<T> | T, options?: TaskOptions | null): Task<T> {
   _checkCoroutineFunction(fn, "createTask");
+  if (typeof options !== "object" && options !== undefined) checkOptions(options, "createTask");
   return requireRunningLoop().createTask(fn, options);
 }
 
@@ -431,7 +460,8 @@ export function _ensureFutureOn<T>(aw: Awaitable<T>, loop: EventLoop): Future<T>
  * A Future for `aw`: a Future or Task is returned as it is; a coroutine function becomes a Task; any other
  * PromiseLike is followed by a new Future (cancelling that Future stops the waiting, not the promise's work).
  */
-export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop }): Future<T> {
+export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop } | null): Future<T> {
+  if (options !== undefined) options = checkOptions(options, "ensureFuture");
   const loop = options?.loop ?? (aw instanceof Future ? aw._loop : _runningOrSetLoop());
   return _ensureFutureOn(aw, loop);
 }
@@ -476,11 +506,13 @@ function finishSleep(fut: SleepFuture<unknown>): void {
  * Resolves with `result` after `delay` seconds. `sleep(0)` yields to the loop exactly once; a negative delay is 0;
  * `NaN` → `RangeError`.
  *
- * Cancellation: the sleep ends at once with `CancelledError`; nothing is lost.
+ * Cancellation: the sleep ends at once with `CancelledError`; nothing is lost. Aborting `options.signal` does the
+ * same (already aborted: a cancelled Future is returned), without cancelling the calling task.
  */
-export function sleep<T = void>(delay: number, result?: T): Future<T> {
+export function sleep<T = void>(delay: number, result?: T, options?: SignalOption | null): Future<T> {
   if (typeof delay !== "number") throw new TypeError(`sleep: expected \`delay\` to be a number of seconds, got ${typeof delay}`);
   if (Number.isNaN(delay)) throw new RangeError("sleep: expected `delay` to be a number of seconds, got NaN");
+  if (options !== undefined) return sleepWithOptions(delay, result as T, options);
   const loop = requireRunningLoop();
   const fut = new SleepFuture<T>(loop, result as T);
   if (delay <= 0) {
@@ -493,6 +525,20 @@ export function sleep<T = void>(delay: number, result?: T): Future<T> {
   return fut;
 }
 
+/** `sleep` given an options argument: an aborted signal cancels the sleep (already aborted: a cancelled Future). */
+function sleepWithOptions<T>(delay: number, result: T, options: SignalOption | null): Future<T> {
+  const signal = signalOf(options, "sleep");
+  if (signal === null) return sleep(delay, result);
+  if (signal.aborted) {
+    const fut = requireRunningLoop().createFuture<T>();
+    fut.cancel(abortMessage(signal));
+    return fut;
+  }
+  const fut = sleep(delay, result);
+  cancelOnAbort(signal, fut);
+  return fut;
+}
+
 // ------------------------------------------------------------------ gather
 
 /** What an awaitable argument of `gather` resolves to. */
@@ -502,6 +548,8 @@ export type AwaitedOf<A> = A extends () => infer R ? Awaited<R> : Awaited<A>;
 export interface GatherOptions {
   /** Return errors (and `CancelledError`s) in the results array instead of failing. */
   returnExceptions?: boolean;
+  /** Aborting it cancels the gather as `cancel(msg)` would: every child not done is cancelled. */
+  signal?: AbortSignal | null;
 }
 
 /** The Future `gather` returns: cancelling it cancels every child. */
@@ -538,7 +586,8 @@ function isGatherOptions(value: unknown): value is GatherOptions {
 /**
  * Runs the awaitables concurrently; resolves with their results in argument order (typed as a tuple).
  * The first failure rejects the gather while the others keep running, unless `returnExceptions`.
- * Cancelling the gather cancels every child.
+ * Cancelling the gather cancels every child; so does aborting the `signal` option (already aborted: the gather is
+ * returned cancelled and coroutine functions never start).
  */
 export function gather<const A extends readonly Awaitable<unknown>[]>(
   ...aws: A
@@ -551,9 +600,13 @@ export function gather<const A extends readonly Awaitable<unknown>[]>(
 ): GatheringFuture<{ -readonly [K in keyof A]: AwaitedOf<A[K]> }>;
 export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
   let returnExceptions = false;
+  let signal: AbortSignal | null = null;
   if (args.length > 0 && isGatherOptions(args[args.length - 1])) {
-    returnExceptions = Boolean((args.pop() as GatherOptions).returnExceptions);
+    const options = args.pop() as GatherOptions;
+    returnExceptions = Boolean(options.returnExceptions);
+    if (options.signal !== undefined) signal = checkSignal(options.signal, "gather");
   }
+  if (signal !== null) return gatherWithSignal(signal, returnExceptions, args);
   if (args.length === 0) {
     const outer = new GatheringFuture<unknown[]>(_runningOrSetLoop(), []);
     outer.setResult([]);
@@ -619,6 +672,29 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
   return outer;
 }
 
+/**
+ * `gather` with a signal: aborting it cancels the gather (so every child) with the abort's message. Already
+ * aborted, the children are cancelled (coroutine functions never start) and the gather is cancelled at once.
+ */
+function gatherWithSignal(signal: AbortSignal, returnExceptions: boolean, args: unknown[]): GatheringFuture<unknown[]> {
+  const outer = (gather as (...a: unknown[]) => GatheringFuture<unknown[]>)(...args, { returnExceptions });
+  if (signal.aborted) {
+    const message = abortMessage(signal);
+    if (outer._state === "PENDING") {
+      for (const child of outer._children) child.cancel(message);
+      Future.prototype.cancel.call(outer, message);
+      return outer;
+    }
+    // Everything was done already: the gather still fails, as any operation given an aborted signal.
+    if (outer._state === "FINISHED") outer.exception();
+    const cancelled = new GatheringFuture<unknown[]>(outer._loop, outer._children);
+    Future.prototype.cancel.call(cancelled, message);
+    return cancelled;
+  }
+  if (outer._state === "PENDING") cancelOnAbort(signal, outer);
+  return outer;
+}
+
 // ------------------------------------------------------------------ wait
 
 /** `wait()` returns as soon as any awaitable finishes or is cancelled. */
@@ -635,11 +711,22 @@ export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeo
  * Waits for the Futures/Tasks in `fs` until `returnWhen` holds or `timeout` seconds pass; returns `[done, pending]`.
  * Does not cancel anything and does not throw on timeout. Empty `fs` → `RangeError`; a promise or function → `TypeError`.
  *
- * Cancellation: stops waiting; the awaitables keep running.
+ * Cancellation: stops waiting; the awaitables keep running. Aborting `options.signal` does the same, with
+ * `CancelledError(reason's message)`, without cancelling the calling task.
  */
-export async function wait<T>(
+export function wait<T>(
   fs: Iterable<Future<T>>,
-  options: { timeout?: number | null; returnWhen?: ReturnWhen } = {},
+  options?: { timeout?: number | null; returnWhen?: ReturnWhen; signal?: AbortSignal | null } | null,
+): Promise<[Set<Future<T>>, Set<Future<T>>]> {
+  const checked = checkOptions(options, "wait") ?? {};
+  const signal = checked.signal === undefined ? null : checkSignal(checked.signal, "wait");
+  return waitImpl(fs, checked, signal);
+}
+
+async function waitImpl<T>(
+  fs: Iterable<Future<T>>,
+  options: { timeout?: number | null; returnWhen?: ReturnWhen },
+  signal: AbortSignal | null,
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
   if (!isIterable(fs)) {
     throw new TypeError(`wait: expected \`fs\` to be an iterable of Tasks or Futures, got ${fs === null ? "null" : typeof fs}`);
@@ -660,7 +747,9 @@ export async function wait<T>(
     }
   }
   const loop = requireRunningLoop();
+  if (signal?.aborted === true) throw abortError(signal);
   const waiter = loop.createFuture<void>();
+  if (signal !== null) cancelOnAbort(signal, waiter);
   let counter = set.size;
   const release = (): void => {
     if (waiter._state === "PENDING") waiter.setResult();
@@ -698,11 +787,22 @@ export async function wait<T>(
  * calling task, not a new one. A plain promise is followed by a Future, so the wait stops on time even though
  * the promise's work cannot be stopped.
  *
- * Cancellation: cancels `aw` too (a Future or Task), like the timeout does.
+ * Cancellation: cancels `aw` too (a Future or Task), like the timeout does. Aborting `options.signal` does the
+ * same and rejects with `CancelledError` (the abort reason's message) instead of `TimeoutError`.
  */
-export async function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Promise<T> {
+export function waitFor<T>(aw: Awaitable<T>, timeout: number | null, options?: SignalOption | null): Promise<T> {
+  const signal = options === undefined ? null : signalOf(options, "waitFor");
+  return waitForImpl(aw, timeout, signal);
+}
+
+async function waitForImpl<T>(aw: Awaitable<T>, timeout: number | null, signal: AbortSignal | null): Promise<T> {
   const limit = checkSecondsOrNull(timeout, "timeout", "waitFor");
   const loop = requireRunningLoop();
+  if (signal?.aborted === true) {
+    // As a cancellation of the wait: a Future or Task given is cancelled too; a coroutine function never runs.
+    if (aw instanceof Future) aw.cancel(abortMessage(signal));
+    throw abortError(signal);
+  }
   if (limit !== null && limit <= 0) {
     const fut = _ensureFutureOn(aw, loop);
     if (fut.done()) return fut.result();
@@ -720,7 +820,7 @@ export async function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Prom
   }
   const target: () => PromiseLike<T> | T =
     typeof aw === "function" ? aw : aw instanceof Future ? () => aw : () => _ensureFutureOn(aw, loop);
-  return makeTimeout(limit).with(target);
+  return makeTimeout(limit, signal === null ? undefined : { signal }).with(target);
 }
 
 async function cancelAndWait(fut: Future<unknown>, loop: EventLoop): Promise<void> {
@@ -839,7 +939,8 @@ export class AsCompletedIterator<T> implements Iterable<PromiseLike<T>>, AsyncIt
  * The awaitables of `aws` in completion order: `for (const next of asCompleted(xs)) await next` gives results;
  * `for await (const t of asCompleted(xs))` gives the original tasks. After `timeout` seconds, `TimeoutError`.
  */
-export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options: { timeout?: number | null } = {}): AsCompletedIterator<T> {
+export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options?: { timeout?: number | null } | null): AsCompletedIterator<T> {
+  options = checkOptions(options, "asCompleted") ?? {};
   if (aws instanceof Future || isPromiseLike(aws) || !isIterable(aws)) {
     throw new TypeError(`asCompleted: expected an iterable of awaitables, got ${aws === null ? "null" : aws instanceof Future ? "a Future" : typeof aws}`);
   }

@@ -5,7 +5,8 @@
  */
 import { inspect } from "node:util";
 import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
-import { RuntimeError, TimeoutError } from "./exceptions.js";
+import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
+import { type AbortRegistration, abortError, onAbort, signalOf } from "./_internal/abort.js";
 import type { Handle } from "./events.js";
 import { type Task, _asCancelledError } from "./tasks.js";
 import { checkSecondsOrNull } from "./_internal/validate.js";
@@ -13,6 +14,15 @@ import { type CancelScope, type _Parked, _heldOnEntry, _requestCancel, _scopeCan
 
 /** The life of a Timeout: created → entered → (expiring → expired | exited). */
 type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
+
+/** Options of `timeout` and `timeoutAt`. */
+export interface TimeoutOptions {
+  /**
+   * Aborting it cancels the block as the deadline would, but `with` then rejects with `CancelledError` (the abort
+   * reason's message), not `TimeoutError`; already aborted, the body never runs.
+   */
+  signal?: AbortSignal | null;
+}
 
 /**
  * A deadline for a block of code: `await timeout(5).with(async (t) => ...)`. Make one with `timeout()` or
@@ -31,10 +41,16 @@ export class Timeout {
   private cancellingAtEntry = 0;
   private origin: CancelScope | null = null;
   private parked: _Parked | null = null;
+  // The abort: `signal` given at creation, `registration` while the block is active, `abortedWith` the message once
+  // the abort cancelled the task (told apart from other cancellations as the expiry is).
+  private readonly signal: AbortSignal | null;
+  private registration: AbortRegistration | null = null;
+  private abortedWith: string | null = null;
 
   /** @internal Use `timeout()` or `timeoutAt()`. */
-  constructor(when: number | null) {
+  constructor(when: number | null, signal: AbortSignal | null = null) {
     this.whenValue = when;
+    this.signal = signal;
   }
 
   /** The deadline in loop time (seconds), or null for none. */
@@ -54,7 +70,7 @@ export class Timeout {
     this.whenValue = value;
     this.handle?.cancel();
     this.handle = null;
-    if (value === null) return;
+    if (value === null || this.abortedWith !== null) return;
     const loop = requireRunningLoop();
     this.handle = value <= loop.time() ? loop.callSoon(this.onTimeout) : loop.callAt(value, this.onTimeout);
   }
@@ -73,6 +89,10 @@ export class Timeout {
    */
   async with<R>(body: (timeout: Timeout) => PromiseLike<R> | R): Promise<R> {
     if (typeof body !== "function") throw new TypeError(`Timeout.with: expected \`body\` to be a function, got ${typeof body}`);
+    if (this.signal?.aborted === true && this.state === "created") {
+      this.state = "finished";
+      throw abortError(this.signal);
+    }
     this.enter();
     let result: R;
     try {
@@ -95,13 +115,24 @@ export class Timeout {
     this.cancellingAtEntry = task.cancelling() - (_heldOnEntry(task) ? 1 : 0);
     this.origin = _scopeOf(task);
     this.reschedule(this.whenValue);
+    if (this.signal !== null) this.registration = onAbort(this.signal, this.onAbort);
   }
 
   /** Ends the block; throws TimeoutError when the block ended through our own expiry's cancellation. */
   private exit(error: unknown, failed: boolean): void {
     this.handle?.cancel();
     this.handle = null;
-    if (this.state === "expiring") {
+    this.registration?.dispose();
+    this.registration = null;
+    if (this.abortedWith !== null) {
+      // Aborted: our cancel is taken back, and the block's end by it is a CancelledError with the abort's message.
+      const message = this.abortedWith;
+      this.abortedWith = null;
+      this.state = "finished";
+      if (this.task!.uncancel() <= this.cancellingAtEntry && failed && _asCancelledError(error) !== null) {
+        throw new CancelledError(message);
+      }
+    } else if (this.state === "expiring") {
       this.state = "expired";
       const task = this.task!;
       _withdraw(this.parked);
@@ -119,6 +150,14 @@ export class Timeout {
       this.state = "finished";
     }
   }
+
+  private readonly onAbort = (message: string): void => {
+    if (this.state !== "active") return;
+    this.handle?.cancel();
+    this.handle = null;
+    this.abortedWith = message;
+    this.task!.cancel(message);
+  };
 
   private readonly onTimeout = (): void => {
     const task = this.task!;
@@ -140,13 +179,15 @@ export class Timeout {
 }
 
 /** A Timeout that expires `delay` seconds from now (`null`: no deadline); enter it with `.with(body)`. `RuntimeError` outside a loop. */
-export function timeout(delay: number | null): Timeout {
+export function timeout(delay: number | null, options?: TimeoutOptions | null): Timeout {
   const value = checkSecondsOrNull(delay, "delay", "timeout");
-  if (value === null) return new Timeout(null);
-  return new Timeout(requireRunningLoop().time() + value);
+  const signal = options === undefined ? null : signalOf(options, "timeout");
+  if (value === null) return new Timeout(null, signal);
+  return new Timeout(requireRunningLoop().time() + value, signal);
 }
 
 /** A Timeout at loop time `when` (seconds, as `loop.time()`; `null`: no deadline). */
-export function timeoutAt(when: number | null): Timeout {
-  return new Timeout(checkSecondsOrNull(when, "when", "timeoutAt"));
+export function timeoutAt(when: number | null, options?: TimeoutOptions | null): Timeout {
+  const value = checkSecondsOrNull(when, "when", "timeoutAt");
+  return new Timeout(value, options === undefined ? null : signalOf(options, "timeoutAt"));
 }

@@ -4,6 +4,7 @@
  * in base_subprocess.ts.
  * @module
  */
+import "./_internal/dispose.js";
 import type * as net from "node:net";
 import type * as tls from "node:tls";
 import type * as dgram from "node:dgram";
@@ -12,6 +13,7 @@ import type { HostPort } from "./base_net.js";
 import type { SSLOptions } from "./sslproto.js";
 import { RuntimeError } from "./exceptions.js";
 import type { DatagramAddress } from "./protocols.js";
+import { isGoneError } from "./_internal/io/netutil.js";
 
 function notImplemented(obj: object, method: string): never {
   throw new RuntimeError(`${obj.constructor.name}.${method}() is not implemented`);
@@ -76,6 +78,25 @@ export class BaseTransport {
   /** Closes the transport: buffered data is flushed first, then the protocol's `connectionLost(null)` is called. */
   close(): void {
     notImplemented(this, "close");
+  }
+
+  /** `using transport = ...`: `close()`; a peer already gone (`ECONNRESET`, `EPIPE`, `ESRCH`) is not an error. */
+  [Symbol.dispose](): void {
+    try {
+      this.close();
+    } catch (error) {
+      if (!isGoneError(error)) throw error;
+    }
+  }
+
+  /** `await using transport = ...`: `close()`, as `[Symbol.dispose]`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this[Symbol.dispose]();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
   }
 
   /** Sets a new protocol; the transport calls it from now on. */

@@ -67,6 +67,15 @@ export function isSystemError(err: unknown): err is SystemError {
   return err instanceof Error && typeof (err as Partial<SystemError>).code === "string";
 }
 
+/**
+ * Whether `err` only says the peer or the child is already gone (`ECONNRESET`, `EPIPE`, `ESRCH`): disposing a
+ * resource ignores these, as there is nothing left to release.
+ */
+export function isGoneError(err: unknown): boolean {
+  if (!isSystemError(err)) return false;
+  return err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ESRCH";
+}
+
 /** Checks a port: an integer 0..65535 or a numeric string; `null`/`undefined` give 0. */
 export function checkPort(port: unknown, method: string, name = "port"): number {
   if (port === null || port === undefined) return 0;
