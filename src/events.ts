@@ -32,6 +32,7 @@ import {
   frameStorage,
   requireRunningLoop,
   runningLoopOrNull,
+  runningLoops,
 } from "./_internal/context.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
@@ -506,6 +507,7 @@ export class EventLoop {
       return Promise.reject(e);
     }
     this._running = true;
+    runningLoops.add(this);
     // Iterations (and so every callback and task start) run in the async context this call was made in,
     // plus our frame; a Node timer or immediate scheduled from elsewhere never leaks its context in.
     this._scope = frameStorage.run(this._frame, () => new AsyncResource("asyncio-ts.EventLoop"));
@@ -546,6 +548,7 @@ export class EventLoop {
   private readonly _finishRunning = (): void => {
     this._stopping = false;
     this._running = false;
+    runningLoops.delete(this);
     if (this._immediate !== null) clearImmediate(this._immediate);
     if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
     if (this._keepAlive !== null) clearInterval(this._keepAlive);
