@@ -364,7 +364,9 @@ export async function snapshotProcess(pid: number, options: SnapshotOptions = {}
           `process ${pid} could not open its inspector: port ${guess} is taken by another process (start it with --inspect-port=0, or free the port)`,
         );
       }
-      throw new PsError(`process ${pid} did not open its inspector within ${timeoutMs / 1000} s (is it a Node.js process?)`);
+      throw new PsError(
+        `process ${pid} did not open its inspector within ${timeoutMs / 1000} s: it is not a Node.js process, or its main thread is blocked outside JavaScript (a synchronous system call; its inspector then opens once it returns)`,
+      );
     }
   }
   const { port, url } = found;
