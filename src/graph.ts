@@ -407,7 +407,7 @@ function awaitingTasks(fut: AnyFuture, index: AwaiterIndex): Task<unknown>[] {
  * the inspector by `asyncio-ts ps`, possibly in the middle of a busy loop's code: then the stack below this call is
  * where that code is, and the task it belongs to shows it as its own stack.
  */
-function taskSnapshot(this: unknown): string {
+function taskSnapshot(): string {
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = 200;
   const holder: { stack?: string } = {};
