@@ -306,6 +306,22 @@ describe("asyncio-ts pstree PID", () => {
   });
 });
 
+describe("pstree with tasks awaiting each other", () => {
+  test("refuses to draw a cycle: Python's error and the cycle on stderr, exit status 1; ps still lists them", async () => {
+    const target = await startTarget();
+    target.send("cycle");
+    await target.line((l) => l === "cycled");
+    const tree = await runCli(["pstree", String(target.pid)]);
+    assert.equal(tree.code, 1);
+    assert.equal(tree.stdout, "");
+    assert.match(tree.stderr, /^ERROR: await-graph contains cycles - cannot print a tree!\n\ncycle: (ping → pong → ping|pong → ping → pong)\n$/);
+    const table = await runCli(["ps", String(target.pid)]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, / ping {17}.* pong {12}0x/);
+    assert.match(table.stdout, / pong {17}.* ping {12}0x/);
+  });
+});
+
 describe("ps and pstree on bad input", () => {
   test("a PID with no process: one line on stderr and exit status 1", async () => {
     // A PID above the kernel's limit cannot be in use.
