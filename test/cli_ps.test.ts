@@ -240,8 +240,8 @@ describe("asyncio-ts ps PID", () => {
   });
 
   for (const [opened, nodeArgs, expected] of [
-    [false, ["--inspect-port=0"], "did not open its inspector within 3 s: it is not a Node.js process, or its main thread is blocked outside JavaScript"],
-    [true, ["--inspect=127.0.0.1:0"], "did not answer within 3 s: its main thread is blocked outside JavaScript"],
+    [false, ["--inspect-port=0"], "did not open its inspector within 5 s: it is not a Node.js process, or its main thread is blocked outside JavaScript"],
+    [true, ["--inspect=127.0.0.1:0"], "did not answer within 5 s: its main thread is blocked outside JavaScript"],
   ] as const) {
     test(`says so when the target is blocked outside JavaScript (inspector ${opened ? "open" : "closed"} before), exit status 1`, {
       skip: process.platform === "win32" && "no FIFOs",
@@ -253,7 +253,7 @@ describe("asyncio-ts ps PID", () => {
       const target = await startTarget({ nodeArgs: [...nodeArgs] });
       target.send(`wait ${fifo}`);
       await waitUntilBlocked(target);
-      const result = await runCli(["ps", String(target.pid), "--timeout", "3"]);
+      const result = await runCli(["ps", String(target.pid), "--timeout", "5"]);
       await target.kill();
       assert.equal(result.code, 1);
       assert.equal(result.stdout, "");
@@ -366,7 +366,7 @@ describe("ps and pstree on bad input", () => {
     });
     try {
       const target = await startTarget({ nodeArgs: [`--inspect-port=${port}`] });
-      const result = await runCli(["ps", String(target.pid), "--timeout", "3"]);
+      const result = await runCli(["ps", String(target.pid), "--timeout", "5"]);
       assert.equal(result.code, 1);
       assert.equal(
         result.stderr,
