@@ -2,6 +2,7 @@
 // The asyncio-ts command line, like `python -m asyncio`:
 //   asyncio-ts [--debug]                      a REPL with a running event loop, `asyncio` imported, `await` at top level
 //   asyncio-ts run <script> [--debug] [args]  runs the script's exported `main` (or default export) under asyncio.run()
+//   asyncio-ts ps PID / pstree PID            the tasks of another running process, as a table / as an await tree
 import { spawn } from "node:child_process";
 import { existsSync, fstatSync, readFileSync } from "node:fs";
 import net from "node:net";
@@ -16,8 +17,12 @@ const USAGE = `Usage:
   asyncio-ts [--debug]                       open a REPL with a running event loop (\`asyncio\` is imported)
   asyncio-ts run <script> [--debug] [args]   run the script's exported \`main\` with asyncio.run()
   asyncio-ts --version                       print the version of asyncio-ts
+  asyncio-ts ps PID [--timeout S]            list the tasks of the running Node.js process PID (which uses asyncio-ts)
+  asyncio-ts pstree PID [--timeout S]        draw the await tree of the tasks of process PID
 
---debug turns on asyncio debug mode (as ASYNCIO_DEBUG=1); then SIGUSR2 prints every task's call graph.`;
+--debug turns on asyncio debug mode (as ASYNCIO_DEBUG=1); then SIGUSR2 prints every task's call graph.
+ps and pstree open the process's inspector with SIGUSR1 (same user; not on Windows) and close it again afterwards;
+--timeout bounds each wait (the inspector to open, the process to answer), 10 s by default.`;
 
 function fail(message, code = 2) {
   process.stderr.write(`asyncio-ts: ${message}\n`);
@@ -329,6 +334,56 @@ async function startRepl(debug) {
   }
 }
 
+// ------------------------------------------------------------------ ps / pstree PID
+
+async function inspectProcess(command, args) {
+  let pidText;
+  let timeoutMs;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--timeout") {
+      const seconds = Number(args[++i]);
+      if (!(seconds > 0) || !Number.isFinite(seconds)) fail(`${command}: --timeout expects a number of seconds above 0, got ${args[i]}`);
+      timeoutMs = seconds * 1000;
+    } else if (pidText === undefined) {
+      pidText = args[i];
+    } else {
+      fail(`${command}: unexpected argument ${args[i]}\n${USAGE}`);
+    }
+  }
+  if (pidText === undefined) fail(`${command}: expected a PID\n${USAGE}`);
+  if (!/^[1-9][0-9]*$/.test(pidText)) fail(`${command}: expected a PID (a positive integer), got ${pidText}`, 1);
+  let ps;
+  try {
+    ps = await import(new URL("../dist/_internal/tools/ps.js", import.meta.url).href);
+  } catch (error) {
+    if (error?.code === "ERR_MODULE_NOT_FOUND") fail("the package is not built (dist/ is missing): run `npm run build`", 1);
+    throw error;
+  }
+  let snapshot;
+  try {
+    snapshot = await ps.snapshotProcess(Number(pidText), { timeoutMs });
+  } catch (error) {
+    if (error instanceof ps.PsError) fail(error.message, 1);
+    throw error;
+  }
+  const note = ps.formatBusyNote(snapshot);
+  if (note !== null) process.stderr.write(`asyncio-ts: ${note}\n`);
+  if (command === "ps") {
+    process.stdout.write(`${ps.formatTaskTable(snapshot)}\n`);
+    return;
+  }
+  let trees;
+  try {
+    trees = ps.buildAsyncTree(snapshot);
+  } catch (error) {
+    if (!(error instanceof ps.AwaitCycleError)) throw error;
+    process.stderr.write(`ERROR: ${error.message}\n\n`);
+    for (const cycle of error.cycles) process.stderr.write(`cycle: ${cycle.join(" → ")}\n`);
+    process.exit(1);
+  }
+  for (const tree of trees) process.stdout.write(`${tree}\n`);
+}
+
 // ------------------------------------------------------------------ main
 
 const argv = process.argv.slice(2);
@@ -336,6 +391,8 @@ if (argv[0] === "-h" || argv[0] === "--help") {
   process.stdout.write(`${USAGE}\n`);
 } else if (argv[0] === "-v" || argv[0] === "--version") {
   process.stdout.write(`${version}\n`);
+} else if (argv[0] === "ps" || argv[0] === "pstree") {
+  await inspectProcess(argv[0], argv.slice(1));
 } else if (argv[0] === "run") {
   const rest = argv.slice(1);
   // --debug is ours when it comes before the script or right after it; later arguments belong to the script.

@@ -33,6 +33,7 @@ import {
   frameStorage,
   requireRunningLoop,
   runningLoopOrNull,
+  runningLoops,
 } from "./_internal/kernel/context.js";
 import { RuntimeError } from "./exceptions.js";
 import { checkOptions } from "./_internal/abort.js";
@@ -501,6 +502,7 @@ export class EventLoop {
       return Promise.reject(e);
     }
     this._running = true;
+    runningLoops.add(this);
     // Iterations (and so every callback and task start) run in the async context this call was made in,
     // plus our frame; a Node timer or immediate scheduled from elsewhere never leaks its context in.
     this._scope = frameStorage.run(this._frame, () => new AsyncResource("asyncio-ts.EventLoop"));
@@ -541,6 +543,7 @@ export class EventLoop {
   private readonly _finishRunning = (): void => {
     this._stopping = false;
     this._running = false;
+    runningLoops.delete(this);
     if (this._immediate !== null) clearImmediate(this._immediate);
     if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
     if (this._keepAlive !== null) clearInterval(this._keepAlive);

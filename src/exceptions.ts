@@ -5,7 +5,7 @@ import { isIterable } from "./_internal/validate.js";
  * @module
  */
 import { type InspectOptionsStylized, inspect } from "node:util";
-import { installGroupPrinting, installInterruptExit } from "./_internal/uncaught.js";
+import { installGroupPrinting, installInterruptExit } from "./_internal/tools/uncaught.js";
 
 /** Raised inside a task at the `await` it is suspended on when the task is cancelled. */
 export class CancelledError extends Error {

@@ -12,9 +12,11 @@
  * @module
  */
 import { inspect } from "node:util";
-import { currentTaskOrNull, runningLoopOrNull } from "./_internal/kernel/context.js";
+import { threadId } from "node:worker_threads";
+import { currentTaskOrNull, runningLoopOrNull, runningLoops } from "./_internal/kernel/context.js";
 import { addAwaitedBy, discardAwaitedBy, registeredAwaitedFutures, registeredAwaitersOf } from "./_internal/kernel/awaited_by.js";
 import { type StackFrame, DUMP_SIGNAL, creatorOf, parseStack, setTaskDumper } from "./_internal/tools/debug.js";
+import { type FrameSnapshot, type ProcessSnapshot, SNAPSHOT_KEY, type TaskSnapshot } from "./_internal/tools/task_snapshot.js";
 import { RuntimeError } from "./exceptions.js";
 import type { EventLoop } from "./events.js";
 import { Future } from "./futures.js";
@@ -247,14 +249,19 @@ export function captureCallGraph(future?: Future<any> | null, options: CallGraph
 const ids = new WeakMap<AnyFuture, number>();
 let nextId = 1;
 
-/** A stable id per Future, in the place of Python's `id()`. */
-function idOf(fut: AnyFuture): string {
+/** A stable number per Future, in the place of Python's `id()`. */
+function numberOf(fut: AnyFuture): number {
   let id = ids.get(fut);
   if (id === undefined) {
     id = nextId++;
     ids.set(fut, id);
   }
-  return `0x${id.toString(16)}`;
+  return id;
+}
+
+/** The id that call graphs print for a Future. */
+function idOf(fut: AnyFuture): string {
+  return `0x${numberOf(fut).toString(16)}`;
 }
 
 /** A string as Python's `repr` writes it. */
@@ -369,3 +376,73 @@ function dumpLoop(loop: EventLoop): string {
 }
 
 setTaskDumper(dumpLoop);
+
+// ------------------------------------------------------------------ the snapshot of `asyncio-ts ps`
+
+/** V8's note on a function called under another name (`main [as _coro]`): the task calling its coroutine. */
+const ALIAS = / \[as [^\]]*\]$/;
+
+function frameSnapshot(f: FrameCallGraphEntry): FrameSnapshot {
+  return { name: f.functionName.replace(ALIAS, ""), file: f.fileName, line: f.lineNumber };
+}
+
+/** The tasks awaiting `fut`: its awaiters that are tasks, and those of the gathers and shields between. */
+function awaitingTasks(fut: AnyFuture, index: AwaiterIndex): Task<unknown>[] {
+  const out: Task<unknown>[] = [];
+  const seen = new Set<AnyFuture>([fut]);
+  const climb = (x: AnyFuture): void => {
+    for (const w of awaitersOf(x, index)) {
+      if (seen.has(w)) continue;
+      seen.add(w);
+      if (w instanceof Task) out.push(w);
+      else climb(w);
+    }
+  };
+  climb(fut);
+  return out;
+}
+
+/**
+ * Every pending task of the running loops of this thread, as JSON (see `_internal/tools/task_snapshot.ts`). Called through
+ * the inspector by `asyncio-ts ps`, possibly in the middle of a busy loop's code: then the stack below this call is
+ * where that code is, and the task it belongs to shows it as its own stack.
+ */
+function taskSnapshot(): string {
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 200;
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, taskSnapshot);
+  Error.stackTraceLimit = saved;
+  // The expression the inspector evaluated sits on top, in a script without a file.
+  const below = parseStack(holder.stack).filter((f) => f.fileName !== "<anonymous>");
+  const current = currentTaskOrNull();
+  const running = current !== null ? bodyFrames(below, false, current) : [];
+  const stackOf = (task: Task<unknown>): FrameSnapshot[] => (task === current ? running : suspendedStack(task)).map(frameSnapshot);
+  const snapshot: ProcessSnapshot = {
+    pid: process.pid,
+    threadId,
+    busyAt: below
+      .filter((f) => !f.fileName.startsWith("node:"))
+      .map((f) => ({ name: f.functionName.replace(RECEIVER, "").replace(ALIAS, ""), file: f.fileName, line: f.lineNumber })),
+    loops: [],
+  };
+  for (const loop of runningLoops) {
+    if (loop._closed) continue;
+    const index = buildIndex(loop);
+    const tasks: TaskSnapshot[] = [];
+    for (const task of loop._tasks) {
+      if (task.done()) continue;
+      tasks.push({
+        id: numberOf(task),
+        name: task.getName(),
+        stack: stackOf(task),
+        awaitedBy: awaitingTasks(task, index).map((t) => ({ id: numberOf(t), stack: stackOf(t) })),
+        running: task === current,
+      });
+    }
+    snapshot.loops.push({ tasks });
+  }
+  return JSON.stringify(snapshot);
+}
+
+Object.defineProperty(globalThis, Symbol.for(SNAPSHOT_KEY), { value: taskSnapshot, configurable: true, writable: true });

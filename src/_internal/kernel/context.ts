@@ -19,6 +19,9 @@ export interface Frame {
 
 export const frameStorage = new AsyncLocalStorage<Frame>();
 
+/** The loops between `runForever()` and their stop, for tools that list every task of the process (`asyncio-ts ps`). */
+export const runningLoops = new Set<EventLoop>();
+
 /** The loop running in this async context, or null. */
 export function runningLoopOrNull(): EventLoop | null {
   const frame = frameStorage.getStore();
