@@ -13,6 +13,9 @@ export {
   QueueFull,
   QueueShutDown,
   BrokenBarrierError,
+  BrokenExecutor,
+  BrokenThreadPool,
+  BrokenProcessPool,
   SendfileNotAvailableError,
   RuntimeError,
   ExceptionGroup,
@@ -114,12 +117,16 @@ export { createSubprocessExec, createSubprocessShell, Process, subprocess } from
 export type { CreateSubprocessOptions, StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./subprocess.js";
 export { Executor, ExecutorFuture, ThreadPoolExecutor, ProcessPoolExecutor } from "./executors.js";
 export type {
+  CallOptions,
   CancelMode,
   ExecutorLike,
   ExecutorOptions,
+  FunctionCall,
   JobState,
   ModuleFunction,
+  ProcessPoolExecutorOptions,
   ShutdownOptions,
+  WorkerCallable,
   WorkerFunction,
 } from "./executors.js";
 export { toThread } from "./threads.js";

@@ -6,6 +6,8 @@
  * - in:  `{ jobId, kind: "source", source, args }` or `{ jobId, kind: "module", url, exportName, args }`
  * - out: `{ jobId, ok: true, value }` or `{ jobId, ok: false, error }`, where `error` is what `describeError` makes:
  *   `{ thrown: true, value }` for a thrown non-Error, else `{ className, name, message, stack, props, cause?, errors? }`.
+ * - the initializer, when the pool has one, comes first: `{ init: true, kind, source | url, exportName, args }`. Jobs
+ *   wait for it to end; if it fails the worker answers `{ initError: error }` once and runs no job.
  */
 export const WORKER_SOURCE = String.raw`"use strict";
 // Valid as CommonJS and as a module: a worker thread inherits the parent's flags, and with --input-type=module
@@ -85,8 +87,30 @@ function describeError(error, depth) {
   return out;
 }
 
+// The initializer's run (a promise), once the pool sent one; jobs wait for it. Set when it failed.
+let initializing = null;
+let initFailed = false;
+async function initialize(message) {
+  try {
+    const fn = message.kind === "module" ? await loadExport(message.url, message.exportName) : compile(message.source);
+    await fn(...message.args);
+  } catch (error) {
+    initFailed = true;
+    send({ initError: describeError(error, 0) });
+  }
+}
+
 port.on("message", async (message) => {
-  if (message === null || typeof message !== "object" || typeof message.jobId !== "number") return;
+  if (message === null || typeof message !== "object") return;
+  if (message.init === true) {
+    initializing = initialize(message);
+    return;
+  }
+  if (typeof message.jobId !== "number") return;
+  if (initializing !== null) {
+    await initializing;
+    if (initFailed) return;
+  }
   const jobId = message.jobId;
   let reply;
   try {
