@@ -425,11 +425,13 @@ export abstract class PoolWorker {
 
 class ThreadWorker extends PoolWorker {
   private readonly worker: Worker;
+  /** Bumped after each message: an idle thread waits on it for a moment before going back to its event loop. */
+  private readonly wake = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(pool: WorkerPool) {
     super(pool);
     // The worker inherits the parent's Node flags (Node keeps those a thread may have), so loaders apply there too.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { wake: this.wake.buffer } });
     this.worker.on("message", (reply: Reply) => pool._onReply(this, reply));
     this.worker.on("error", (error) => {
       this.lastError = error;
@@ -440,6 +442,9 @@ class ThreadWorker extends PoolWorker {
   post(message: object, transfer: readonly TransferListItem[] | null): void {
     if (transfer === null) this.worker.postMessage(message);
     else this.worker.postMessage(message, transfer);
+    // After the message is queued, so that a thread woken by the bump finds it.
+    Atomics.add(this.wake, 0, 1);
+    Atomics.notify(this.wake, 0, 1);
   }
 
   stop(): void {

@@ -100,7 +100,7 @@ async function initialize(message) {
   }
 }
 
-port.on("message", async (message) => {
+async function handle(message) {
   if (message === null || typeof message !== "object") return;
   if (message.init === true) {
     initializing = initialize(message);
@@ -125,6 +125,39 @@ port.on("message", async (message) => {
     // The result cannot be copied to the caller (a function, a class instance with private state, ...).
     send({ jobId, ok: false, error: describeError(error, 0) });
   }
+}
+
+// A thread that just answered waits a moment for its next job on a shared counter the pool bumps after each
+// message (Atomics.wait: a futex wake is much quicker than waking an idle event loop), and takes the message
+// synchronously. It goes back to its event loop when nothing came within a millisecond, and every 64 jobs, so
+// that timers and I/O the jobs left behind still run.
+const wake = inThread && threads.workerData !== null && typeof threads.workerData === "object" && threads.workerData.wake
+  ? new Int32Array(threads.workerData.wake)
+  : null;
+let pulling = false;
+async function pull() {
+  if (pulling) return;
+  pulling = true;
+  try {
+    for (let n = 0; n < 64; n++) {
+      const seen = Atomics.load(wake, 0);
+      let next = threads.receiveMessageOnPort(threads.parentPort);
+      if (next === undefined) {
+        if (Atomics.wait(wake, 0, seen, 1) === "timed-out") return;
+        next = threads.receiveMessageOnPort(threads.parentPort);
+        if (next === undefined) continue;
+      }
+      await handle(next.message);
+    }
+    setImmediate(pull);
+  } finally {
+    pulling = false;
+  }
+}
+
+port.on("message", async (message) => {
+  await handle(message);
+  if (wake !== null) await pull();
 });
 if (!inThread) process.on("disconnect", () => process.exit(0));
 })();
