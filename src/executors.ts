@@ -384,16 +384,15 @@ EventLoop.prototype.runInExecutor = function runInExecutor(
   }
   const job = target.submit(fn, ...args);
   const future = this.createFuture<unknown>();
-  job.then(
-    (value) => {
-      if (!future.done() && !this.isClosed()) future.setResult(value);
-    },
-    (error) => {
-      if (future.done() || this.isClosed()) return;
-      if (error instanceof CancelledError) future.cancel(error.message === "" ? undefined : error.message);
-      else future.setException(error);
-    },
-  );
+  const settle = (ok: boolean, outcome: unknown): void => {
+    if (future.done() || this.isClosed()) return;
+    if (ok) future.setResult(outcome);
+    else if (outcome instanceof CancelledError) future.cancel(outcome.message === "" ? undefined : outcome.message);
+    else future.setException(outcome);
+  };
+  // Our own executors tell the Future directly, without a promise in between.
+  if (job instanceof ExecutorFuture) job._onDone(settle);
+  else job.then((value) => settle(true, value), (error) => settle(false, error));
   future.addDoneCallback((f) => {
     if (f.cancelled()) job.cancel?.();
   });

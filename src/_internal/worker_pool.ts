@@ -300,21 +300,41 @@ export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
   /** @internal */ _signal: AbortSignal | null = null;
   /** @internal */ _timer: ReturnType<typeof setTimeout> | null = null;
   /** @internal */ _transfer: readonly TransferListItem[] | null = null;
-  private readonly _promise: Promise<T>;
-  private _resolve!: (value: T) => void;
-  private _reject!: (error: unknown) => void;
+  // The outcome, once done: a value (`_ok`) or an error. The promise exists only once someone calls `then`,
+  // `catch` or `finally` (`runInExecutor` listens through `_onDone` instead), so a job costs no promise unless
+  // awaited, and one nobody awaits cannot become an unhandled rejection.
+  private _ok = false;
+  private _outcome: unknown = undefined;
+  private _promise: Promise<T> | null = null;
+  private _resolve: ((value: T) => void) | null = null;
+  private _reject: ((error: unknown) => void) | null = null;
+  private _doneHooks: ((ok: boolean, outcome: unknown) => void)[] | null = null;
 
   /** @internal Use `executor.submit()`. */
   constructor(pool: WorkerPool, request: JobRequest, args: unknown[]) {
     this._pool = pool;
     this._request = request;
     this._args = args;
-    this._promise = new Promise<T>((resolve, reject) => {
-      this._resolve = resolve;
-      this._reject = reject;
-    });
-    // A job nobody awaits (its caller was cancelled) must not become an unhandled rejection.
-    this._promise.catch(noop);
+  }
+
+  /** @internal Calls `hook(ok, outcome)` once the job is done (at once if it is); no promise involved. */
+  _onDone(hook: (ok: boolean, outcome: unknown) => void): void {
+    if (this.done()) hook(this._ok, this._outcome);
+    else (this._doneHooks ??= []).push(hook);
+  }
+
+  private _settled(): Promise<T> {
+    if (this._promise === null) {
+      if (this.done()) {
+        this._promise = this._ok ? Promise.resolve(this._outcome as T) : Promise.reject(this._outcome);
+      } else {
+        this._promise = new Promise<T>((resolve, reject) => {
+          this._resolve = resolve;
+          this._reject = reject;
+        });
+      }
+    }
+    return this._promise;
   }
 
   /**
@@ -347,36 +367,48 @@ export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this._promise.then(onFulfilled, onRejected);
+    return this._settled().then(onFulfilled, onRejected);
   }
 
   /** Promise interop: `future.catch(fn)`. */
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this._promise.catch(onRejected);
+    return this._settled().catch(onRejected);
   }
 
   /** Promise interop: `future.finally(fn)`. */
   finally(onFinally?: (() => void) | null): Promise<T> {
-    return this._promise.finally(onFinally);
+    return this._settled().finally(onFinally);
   }
 
   /** @internal */
   _finish(ok: boolean, value: unknown): void {
     if (this.done()) return;
     this._state = "finished";
-    this._worker = null;
-    this._release();
-    if (ok) this._resolve(value as T);
-    else this._reject(value);
+    this._settle(ok, value);
   }
 
   /** @internal */
   _markCancelled(error?: CancelledError): void {
     if (this.done()) return;
     this._state = "cancelled";
+    this._settle(false, error ?? new CancelledError());
+  }
+
+  private _settle(ok: boolean, outcome: unknown): void {
     this._worker = null;
     this._release();
-    this._reject(error ?? new CancelledError());
+    this._ok = ok;
+    this._outcome = outcome;
+    if (this._promise !== null) {
+      if (ok) this._resolve!(outcome as T);
+      else this._reject!(outcome);
+      this._resolve = this._reject = null;
+    }
+    const hooks = this._doneHooks;
+    if (hooks !== null) {
+      this._doneHooks = null;
+      for (const hook of hooks) hook(ok, outcome);
+    }
   }
 
   /** Clears the timer and the signal watch of an ended job. */
