@@ -495,3 +495,35 @@ test("an error of a user class keeps its class name and own fields, also in a pr
   assert.equal(error.limit, 10);
   assert.equal(error.cause.message, "root");
 });
+
+test("jobs cancelled while queued behind a long job are not kept in the queue", async () => {
+  await using executor = new asyncio.ThreadPoolExecutor({ maxWorkers: 1 });
+  const { sab, view } = flags();
+  const blocker = executor.submit(blockUntilReleased, sab, 30_000);
+  const controller = new AbortController();
+  for (let i = 0; i < 10_000; i++) executor.submit({ fn: mark, signal: controller.signal }, sab, 2);
+  const kept = executor.submit(() => "kept");
+  const queue = (executor._pool as any).queue;
+  assert.equal(queue.length, 10_001);
+  controller.abort();
+  assert.ok(queue.length < 1_000, `${queue.length} jobs still queued`);
+  Atomics.store(view, 0, 1);
+  Atomics.notify(view, 0);
+  await blocker;
+  assert.equal(await kept, "kept");
+  assert.equal(Atomics.load(view, 2), 0);
+});
+
+test("shutdown waits and ends even when the queue held only cancelled jobs when the last job finished", async () => {
+  const executor = new asyncio.ThreadPoolExecutor({ maxWorkers: 1 });
+  const { sab, view } = flags();
+  const blocker = executor.submit(blockUntilReleased, sab, 30_000);
+  const queued = [1, 2, 3].map(() => executor.submit(mark, sab, 2));
+  for (const job of queued) job.cancel();
+  const closing = executor.shutdown();
+  Atomics.store(view, 0, 1);
+  Atomics.notify(view, 0);
+  await blocker;
+  await closing;
+  assert.equal(executor._pool.workerCount, 0);
+});

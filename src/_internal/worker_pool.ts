@@ -596,9 +596,9 @@ export interface PoolOptions {
 }
 
 export class WorkerPool {
-  // Invariants: `queue` holds the pending jobs in order, and may also hold jobs cancelled while queued (they are
-  // skipped when reached, so that cancelling many queued jobs is not quadratic); when a worker is idle, `queue` is
-  // empty. Every worker in `workers` (at most `maxWorkers`) is either busy (`job` set) or in `idle`. A stopped
+  // Invariants: `queue` holds the pending jobs in order, and may also hold jobs that ended while queued (they are
+  // skipped when reached, so that cancelling many queued jobs is not quadratic, and the queue is compacted when they
+  // are more than half of it); when a worker is idle, `queue` is empty. Every worker in `workers` (at most `maxWorkers`) is either busy (`job` set) or in `idle`. A stopped
   // worker moves from `workers` to `stopping` at once, so its replacement can start before it has exited. After
   // shutdown, submit refuses work; idle workers are stopped once the queue is empty, and the drain waiters resolve
   // when no worker is left in either set. Once `broken` is set (an initializer failed) it stays set: no job is
@@ -611,6 +611,8 @@ export class WorkerPool {
   private shutdownCalled = false;
   private drainWaiters: (() => void)[] = [];
   private broken: BrokenExecutor | null = null;
+  /** How many jobs in `queue` ended while queued (at most; the count is reset when the queue is compacted). */
+  private endedInQueue = 0;
 
   constructor(options: PoolOptions) {
     this.options = options;
@@ -720,13 +722,28 @@ export class WorkerPool {
   _interrupt(job: ExecutorFuture<unknown>, error: Error): void {
     if (job.done()) return;
     const worker = job._worker;
+    const queued = job._state === "pending";
     if (error instanceof CancelledError) job._markCancelled(error);
     else job._finish(false, error);
     if (worker !== null) {
       worker.job = null;
       this.stopWorker(worker);
       this.dispatch();
+    } else if (queued && ++this.endedInQueue > 64 && this.endedInQueue * 2 > this.queue.length) {
+      this.compactQueue();
     }
+  }
+
+  /** Drops the jobs that ended while queued, so that many cancellations behind a long job hold no memory. */
+  private compactQueue(): void {
+    const pending: ExecutorFuture<unknown>[] = [];
+    for (;;) {
+      const job = this.queue.shift();
+      if (job === undefined) break;
+      if (!job.done()) pending.push(job);
+    }
+    for (const job of pending) this.queue.push(job);
+    this.endedInQueue = 0;
   }
 
   private newWorker(): PoolWorker | null {
@@ -769,6 +786,7 @@ export class WorkerPool {
       if (job === undefined) break;
       if (job.done()) {
         this.queue.shift();
+        if (this.endedInQueue > 0) this.endedInQueue--;
         continue;
       }
       let worker = this.idle.pop();
@@ -785,6 +803,8 @@ export class WorkerPool {
       this.start(worker, job);
     }
     if (this.workers.size < this.options.minWorkers) this.keepMinWorkers();
+    // Ended jobs may have been all that kept a worker from retiring after shutdown.
+    if (this.shutdownCalled && this.queue.length === 0 && this.idle.length > 0) this.retireIdle();
   }
 
   /** Starts idle workers until there are `minWorkers` (not after shutdown, nor once broken). */
