@@ -87,7 +87,6 @@ export interface ExecutorLike {
   submit(fn: any, ...args: any[]): PromiseLike<unknown> & { cancel?(): boolean };
 }
 
-
 /**
  * Python's `concurrent.futures.Executor`: runs functions away from the event loop. `with(body)` shuts it down
  * (waiting) when the body ends.
