@@ -527,3 +527,35 @@ test("shutdown waits and ends even when the queue held only cancelled jobs when 
   await closing;
   assert.equal(executor._pool.workerCount, 0);
 });
+
+// ------------------------------------------------------------------ the same options with processes
+
+test("a ProcessPoolExecutor job past its timeout fails with TimeoutError and its process is replaced", async () => {
+  await using executor = new asyncio.ProcessPoolExecutor({ maxWorkers: 1 });
+  const first = await executor.submit(() => process.pid);
+  const error = await rejection(executor.submit({ fn: () => new Promise((resolve) => setTimeout(resolve, 30_000)), timeout: 0.2 }));
+  assert.ok(error instanceof asyncio.TimeoutError);
+  const second = await executor.submit(() => process.pid);
+  assert.notEqual(second, first);
+});
+
+test("aborting the signal of a ProcessPoolExecutor job kills its process and rejects with CancelledError", async () => {
+  await using executor = new asyncio.ProcessPoolExecutor({ maxWorkers: 1 });
+  const first = await executor.submit(() => process.pid);
+  const controller = new AbortController();
+  const job = executor.submit({ fn: () => new Promise((resolve) => setTimeout(resolve, 30_000)), signal: controller.signal });
+  await asyncio.run(() => asyncio.sleep(0.1));
+  controller.abort(new Error("stop the process"));
+  const error = await rejection(job);
+  assert.ok(error instanceof asyncio.CancelledError);
+  assert.equal(error.message, "stop the process");
+  assert.notEqual(await executor.submit(() => process.pid), first);
+});
+
+test("a ProcessPoolExecutor copies the buffers of a transferList and leaves the caller's intact", async () => {
+  await using executor = new asyncio.ProcessPoolExecutor({ maxWorkers: 1 });
+  const buffer = new Uint8Array([1, 2, 3]).buffer;
+  const length = await executor.submit({ fn: (b: ArrayBuffer) => b.byteLength, transferList: [buffer] }, buffer);
+  assert.equal(length, 3);
+  assert.equal(buffer.byteLength, 3);
+});
