@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as asyncio from "../src/index.js";
 
 const fixtures = new URL("./fixtures/worker_functions.mjs", import.meta.url);
@@ -37,6 +39,11 @@ function threadId(): number {
 /** How many entries of `kind` `process.getActiveResourcesInfo()` lists. */
 function activeCount(kind: string): number {
   return process.getActiveResourcesInfo().filter((k) => k === kind).length;
+}
+
+function release(view: Int32Array): void {
+  Atomics.store(view, 0, 1);
+  Atomics.notify(view, 0);
 }
 
 function flags(): { sab: SharedArrayBuffer; view: Int32Array } {
@@ -347,6 +354,31 @@ test("100,000 calls on one long-lived signal keep at most one listener on it and
   await blocker;
   assert.equal(getEventListeners(controller.signal, "abort").length, 0);
   assert.equal(Atomics.load(view, 2), 0, "no cancelled job ran");
+});
+
+test("100,000 calls cancelled on one long-lived signal behind a long job leave the heap as it was", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  await using executor = new asyncio.ThreadPoolExecutor({ maxWorkers: 1 });
+  const { sab, view } = flags();
+  const signal = new AbortController().signal;
+  const blocker = executor.submit(blockUntilReleased, sab, 30_000);
+  // A job waiting in front of them: the cancelled ones are not at the head of the queue, where they would go at once.
+  const waiting = executor.submit(() => "waited");
+  const churn = (n: number): void => {
+    for (let i = 0; i < n; i++) executor.submit({ fn: mark, signal, timeout: 3600 }, sab, 2).cancel();
+  };
+  churn(10_000);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  churn(100_000);
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  assert.ok(grown < 8 * 2 ** 20, `the heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  assert.equal(getEventListeners(signal, "abort").length, 0);
+  release(view);
+  await blocker;
+  assert.equal(await waiting, "waited");
 });
 
 test("one abort cancels every job that uses the signal, queued and running", async () => {
