@@ -93,6 +93,24 @@ export class RuntimeError extends Error {
 }
 
 /**
+ * Python's `concurrent.futures.BrokenExecutor`: the executor can run no more work (a worker's `initializer` failed).
+ * `submit()` on it throws this; the jobs it had queued fail with it. `cause` is the error that broke it.
+ */
+export class BrokenExecutor extends RuntimeError {
+  override name = "BrokenExecutor";
+}
+
+/** A `ThreadPoolExecutor` that can run no more work (a thread's `initializer` failed); `cause` says why. */
+export class BrokenThreadPool extends BrokenExecutor {
+  override name = "BrokenThreadPool";
+}
+
+/** A `ProcessPoolExecutor` that can run no more work (a process's `initializer` failed); `cause` says why. */
+export class BrokenProcessPool extends BrokenExecutor {
+  override name = "BrokenProcessPool";
+}
+
+/**
  * Python's `KeyboardInterrupt`: `run()` rejects with it when Ctrl-C (SIGINT) cancelled the main task. Left uncaught,
  * it ends the process as Ctrl-C does: `KeyboardInterrupt` on stderr, then death by SIGINT (shell status 130), unless
  * the program listens for `uncaughtException`.

@@ -9,7 +9,8 @@
  *
  * A worker cannot share the caller's memory, so a function is sent as its source text and must be self-contained
  * (no variables or imports from the module that defined it); arguments and results are copied with the structured
- * clone algorithm. Pass `{ module, export }` to run a function of a module instead.
+ * clone algorithm. Pass `{ module, export }` to run a function of a module instead. Either form may carry the
+ * options of one call: `{ fn, signal, timeout, transferList }`, `{ module, export, signal, timeout, transferList }`.
  * @module
  */
 import { availableParallelism } from "node:os";
@@ -19,16 +20,26 @@ import type { Future } from "./futures.js";
 import {
   type CancelMode,
   ExecutorFuture,
+  type FunctionCall,
   type ModuleFunction,
+  type JobRequest,
+  type PoolOptions,
   WorkerPool,
+  toCallOptions,
   toRequest,
 } from "./_internal/processes/worker_pool.js";
 
 export { ExecutorFuture } from "./_internal/processes/worker_pool.js";
-export type { CancelMode, JobState, ModuleFunction } from "./_internal/processes/worker_pool.js";
+export type { CallOptions, CancelMode, FunctionCall, JobState, ModuleFunction } from "./_internal/processes/worker_pool.js";
 
 /** A function that can run in a worker: self-contained, taking and returning structured-cloneable values. */
 export type WorkerFunction<A extends unknown[] = any[], R = unknown> = (...args: A) => R;
+
+/** What `submit`, `runInExecutor` and `toThread` accept as the function: a function, `{ fn, ... }`, `{ module, ... }`. */
+export type WorkerCallable<A extends unknown[] = any[], R = unknown> =
+  | WorkerFunction<A, R>
+  | FunctionCall<WorkerFunction<A, R>>
+  | ModuleFunction;
 
 /** Options of `executor.shutdown()`. */
 export interface ShutdownOptions {
@@ -48,6 +59,27 @@ export interface ExecutorOptions {
    * A job still queued is dropped either way.
    */
   cancel?: CancelMode;
+  /**
+   * Run by every worker once, with `initargs`, before its first job (Python's `initializer`): a self-contained
+   * function or `{ module, export }`. If it throws, the pool is broken: the jobs waiting fail with
+   * `BrokenThreadPool`/`BrokenProcessPool` (its `cause` the initializer's error) and `submit` throws that.
+   */
+  initializer?: WorkerFunction | ModuleFunction;
+  /** The arguments of `initializer` (structured-cloneable). */
+  initargs?: readonly unknown[];
+  /**
+   * Workers started at once and kept even when idle (default 0), so that the first jobs do not wait for a worker to
+   * start (about 60 ms for a thread). An integer from 0 to `maxWorkers`.
+   */
+  minWorkers?: number;
+  /** Seconds after which a worker left idle exits, down to `minWorkers` (default `Infinity`: never). */
+  idleTimeout?: number;
+}
+
+/** Options of `ProcessPoolExecutor`: those of every executor, and `maxTasksPerChild`. */
+export interface ProcessPoolExecutorOptions extends ExecutorOptions {
+  /** Jobs a worker process runs before it exits and is replaced by a fresh one (Python's `max_tasks_per_child`). */
+  maxTasksPerChild?: number | null;
 }
 
 /** What `loop.runInExecutor()` needs from an executor: `submit` returning an awaitable, cancellable if it can be. */
@@ -60,8 +92,14 @@ export interface ExecutorLike {
  * (waiting) when the body ends.
  */
 export abstract class Executor implements ExecutorLike {
-  /** Queues `fn(...args)` and returns its future. `RuntimeError` after `shutdown()`. */
-  abstract submit<A extends unknown[], R>(fn: WorkerFunction<A, R> | ModuleFunction, ...args: A): ExecutorFuture<Awaited<R>>;
+  /**
+   * Queues `fn(...args)` and returns its future. `fn` is a self-contained function, `{ fn, ...options }` or
+   * `{ module, export, ...options }`, the options being `signal`, `timeout` (seconds) and `transferList`.
+   * @throws {RuntimeError} after `shutdown()`.
+   * @throws {BrokenExecutor} (`BrokenThreadPool`, `BrokenProcessPool`) once an initializer failed.
+   * @throws {TypeError} `fn` cannot be sent to a worker, or a `signal` that is not an `AbortSignal`.
+   */
+  abstract submit<A extends unknown[], R>(fn: WorkerCallable<A, R>, ...args: A): ExecutorFuture<Awaited<R>>;
 
   /**
    * Stops accepting work. With `wait` (default true) the promise resolves once every queued and running job is
@@ -84,26 +122,74 @@ export abstract class Executor implements ExecutorLike {
       await this.shutdown({ wait: true });
     }
   }
+
+  /**
+   * `await using executor = new ThreadPoolExecutor()`: `shutdown({ wait: true })` at the end of the block. Never
+   * fails because a worker was already gone.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ wait: true });
+  }
 }
 
-function checkOptions(options: unknown, cls: string, defaultWorkers: number): { maxWorkers: number; cancel: CancelMode } {
-  if (options === undefined || options === null) return { maxWorkers: defaultWorkers, cancel: "abandon" };
-  if (typeof options !== "object") throw new TypeError(`${cls}: expected \`options\` to be an object, got ${typeof options}`);
-  const { maxWorkers, cancel } = options as ExecutorOptions;
-  let workers = defaultWorkers;
-  if (maxWorkers !== undefined && maxWorkers !== null) {
-    if (typeof maxWorkers !== "number") {
-      throw new TypeError(`${cls}: expected \`maxWorkers\` to be a number, got ${typeof maxWorkers}`);
-    }
-    if (!Number.isInteger(maxWorkers) || maxWorkers < 1) {
-      throw new RangeError(`${cls}: expected \`maxWorkers\` to be an integer from 1 up, got ${maxWorkers}`);
-    }
-    workers = maxWorkers;
+/** The checked options of an executor, as its pool takes them. */
+type CheckedOptions = Omit<PoolOptions, "kind">;
+
+function checkInteger(cls: string, name: string, value: unknown, min: number): number {
+  if (typeof value !== "number") throw new TypeError(`${cls}: expected \`${name}\` to be a number, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`${cls}: expected \`${name}\` to be an integer from ${min} up, got ${value}`);
   }
+  return value;
+}
+
+function checkOptions(options: unknown, cls: string, defaultWorkers: number): CheckedOptions {
+  const checked = {
+    maxWorkers: defaultWorkers,
+    cancel: "abandon" as CancelMode,
+    minWorkers: 0,
+    idleTimeoutMs: null as number | null,
+    maxTasksPerChild: null as number | null,
+    initializer: null as JobRequest | null,
+    initargs: [] as readonly unknown[],
+  };
+  if (options === undefined || options === null) return checked;
+  if (typeof options !== "object") throw new TypeError(`${cls}: expected \`options\` to be an object, got ${typeof options}`);
+  const { maxWorkers, cancel, minWorkers, idleTimeout, initializer, initargs } = options as ExecutorOptions;
+  const { maxTasksPerChild } = options as ProcessPoolExecutorOptions;
+  if (maxWorkers !== undefined && maxWorkers !== null) checked.maxWorkers = checkInteger(cls, "maxWorkers", maxWorkers, 1);
   if (cancel !== undefined && cancel !== "abandon" && cancel !== "terminate") {
     throw new RangeError(`${cls}: expected \`cancel\` to be "abandon" or "terminate", got ${JSON.stringify(cancel)}`);
   }
-  return { maxWorkers: workers, cancel: cancel ?? "abandon" };
+  checked.cancel = cancel ?? "abandon";
+  if (minWorkers !== undefined && minWorkers !== null) {
+    checked.minWorkers = checkInteger(cls, "minWorkers", minWorkers, 0);
+    if (checked.minWorkers > checked.maxWorkers) {
+      throw new RangeError(`${cls}: expected \`minWorkers\` to be at most \`maxWorkers\` (${checked.maxWorkers}), got ${minWorkers}`);
+    }
+  }
+  if (idleTimeout !== undefined && idleTimeout !== null) {
+    if (typeof idleTimeout !== "number") throw new TypeError(`${cls}: expected \`idleTimeout\` to be a number of seconds, got ${typeof idleTimeout}`);
+    if (Number.isNaN(idleTimeout) || idleTimeout < 0) {
+      throw new RangeError(`${cls}: expected \`idleTimeout\` to be a number of seconds from 0 up, got ${idleTimeout}`);
+    }
+    if (idleTimeout !== Infinity) checked.idleTimeoutMs = idleTimeout * 1000;
+  }
+  if (maxTasksPerChild !== undefined && maxTasksPerChild !== null) {
+    if (cls !== "ProcessPoolExecutor") {
+      throw new TypeError(`${cls}: \`maxTasksPerChild\` is an option of ProcessPoolExecutor only (a thread cannot be renewed)`);
+    }
+    checked.maxTasksPerChild = checkInteger(cls, "maxTasksPerChild", maxTasksPerChild, 1);
+  }
+  if (initializer !== undefined && initializer !== null) {
+    checked.initializer = toRequest(initializer, cls, "initializer");
+  }
+  if (initargs !== undefined && initargs !== null) {
+    if (!Array.isArray(initargs)) throw new TypeError(`${cls}: expected \`initargs\` to be an array, got ${typeof initargs}`);
+    if (checked.initializer === null) throw new TypeError(`${cls}: \`initargs\` was given without an \`initializer\``);
+    checked.initargs = initargs;
+  }
+  return checked;
 }
 
 function checkShutdown(options: unknown): { wait: boolean; cancelFutures: boolean } {
@@ -123,8 +209,8 @@ export class ThreadPoolExecutor extends Executor {
 
   constructor(options?: ExecutorOptions) {
     super();
-    const { maxWorkers, cancel } = checkOptions(options, "ThreadPoolExecutor", Math.min(32, availableParallelism() + 4));
-    this._pool = new WorkerPool({ kind: "thread", maxWorkers, cancel });
+    const checked = checkOptions(options, "ThreadPoolExecutor", Math.min(32, availableParallelism() + 4));
+    this._pool = new WorkerPool({ kind: "thread", ...checked });
   }
 
   /** The most workers that run at once. */
@@ -132,9 +218,13 @@ export class ThreadPoolExecutor extends Executor {
     return this._pool.options.maxWorkers;
   }
 
-  /** Queues `fn(...args)` (a self-contained function, or `{ module, export }`) and returns its future. */
-  submit<A extends unknown[], R>(fn: WorkerFunction<A, R> | ModuleFunction, ...args: A): ExecutorFuture<Awaited<R>> {
-    return this._pool.submit(toRequest(fn, "ThreadPoolExecutor.submit"), args);
+  /**
+   * Queues `fn(...args)` (a self-contained function, `{ fn, ... }` or `{ module, export, ... }`) and returns its
+   * future; see {@link Executor.submit}.
+   */
+  submit<A extends unknown[], R>(fn: WorkerCallable<A, R>, ...args: A): ExecutorFuture<Awaited<R>> {
+    const request = toRequest(fn, "ThreadPoolExecutor.submit");
+    return this._pool.submit(request, args, toCallOptions(fn, "ThreadPoolExecutor.submit"));
   }
 
   /**
@@ -148,7 +238,7 @@ export class ThreadPoolExecutor extends Executor {
   }
 
   override toString(): string {
-    return `<ThreadPoolExecutor maxWorkers=${this.maxWorkers} workers=${this._pool.workerCount}${this._pool.isShutdown ? " shutdown" : ""}>`;
+    return `<ThreadPoolExecutor maxWorkers=${this.maxWorkers} workers=${this._pool.workerCount}${this._pool.isBroken ? " broken" : ""}${this._pool.isShutdown ? " shutdown" : ""}>`;
   }
 }
 
@@ -160,10 +250,10 @@ export class ThreadPoolExecutor extends Executor {
 export class ProcessPoolExecutor extends Executor {
   /** @internal */ readonly _pool: WorkerPool;
 
-  constructor(options?: ExecutorOptions) {
+  constructor(options?: ProcessPoolExecutorOptions) {
     super();
-    const { maxWorkers, cancel } = checkOptions(options, "ProcessPoolExecutor", availableParallelism());
-    this._pool = new WorkerPool({ kind: "process", maxWorkers, cancel });
+    const checked = checkOptions(options, "ProcessPoolExecutor", availableParallelism());
+    this._pool = new WorkerPool({ kind: "process", ...checked });
   }
 
   /** The most workers that run at once. */
@@ -171,9 +261,13 @@ export class ProcessPoolExecutor extends Executor {
     return this._pool.options.maxWorkers;
   }
 
-  /** Queues `fn(...args)` (a self-contained function, or `{ module, export }`) and returns its future. */
-  submit<A extends unknown[], R>(fn: WorkerFunction<A, R> | ModuleFunction, ...args: A): ExecutorFuture<Awaited<R>> {
-    return this._pool.submit(toRequest(fn, "ProcessPoolExecutor.submit"), args);
+  /**
+   * Queues `fn(...args)` (a self-contained function, `{ fn, ... }` or `{ module, export, ... }`) and returns its
+   * future; see {@link Executor.submit}.
+   */
+  submit<A extends unknown[], R>(fn: WorkerCallable<A, R>, ...args: A): ExecutorFuture<Awaited<R>> {
+    const request = toRequest(fn, "ProcessPoolExecutor.submit");
+    return this._pool.submit(request, args, toCallOptions(fn, "ProcessPoolExecutor.submit"));
   }
 
   /**
@@ -187,7 +281,7 @@ export class ProcessPoolExecutor extends Executor {
   }
 
   override toString(): string {
-    return `<ProcessPoolExecutor maxWorkers=${this.maxWorkers} workers=${this._pool.workerCount}${this._pool.isShutdown ? " shutdown" : ""}>`;
+    return `<ProcessPoolExecutor maxWorkers=${this.maxWorkers} workers=${this._pool.workerCount}${this._pool.isBroken ? " broken" : ""}${this._pool.isShutdown ? " shutdown" : ""}>`;
   }
 }
 
@@ -201,14 +295,25 @@ declare module "./events.js" {
      * pass `{ module, export }`. An error thrown there comes back with its class name, message and stack; a
      * `ReferenceError` (a sign the function used something from outside) carries a hint.
      *
+     * `fn` may carry the options of this call: `{ fn, signal, timeout, transferList }` (or `{ module, export, ... }`).
+     * `timeout` (seconds) ends the job with `TimeoutError`, an abort of `signal` with `CancelledError` (the abort
+     * reason's message); either ends the worker when the job is running. An already-aborted `signal` gives a Future
+     * already cancelled.
+     *
      * Cancellation: cancelling the Future (or the task awaiting it) stops the wait at once. A queued job is dropped;
      * a running one keeps running and its result is dropped, as in Python, unless the executor was made with
      * `cancel: "terminate"`, which ends its worker (the pool starts another when needed).
      *
      * @throws {RuntimeError} the loop is closed, or `executor` is null after `shutdownDefaultExecutor()`.
-     * @throws {TypeError} `executor` has no `submit` method, or `fn` cannot be sent to a worker.
+     * @throws {TypeError} `executor` has no `submit` method, `fn` cannot be sent to a worker, or its `signal` is not
+     * an `AbortSignal`.
+     * @throws {BrokenExecutor} the executor's initializer failed.
      */
-    runInExecutor<A extends unknown[], R>(executor: ExecutorLike | null, fn: WorkerFunction<A, R>, ...args: A): Future<Awaited<R>>;
+    runInExecutor<A extends unknown[], R>(
+      executor: ExecutorLike | null,
+      fn: WorkerFunction<A, R> | FunctionCall<WorkerFunction<A, R>>,
+      ...args: A
+    ): Future<Awaited<R>>;
     runInExecutor<R = unknown>(executor: ExecutorLike | null, fn: ModuleFunction, ...args: unknown[]): Future<R>;
     /** Makes `executor` the default of `runInExecutor(null, ...)` and `toThread()`. `TypeError` unless a `ThreadPoolExecutor`. */
     setDefaultExecutor(executor: ThreadPoolExecutor): void;
@@ -257,7 +362,7 @@ function closeDefaultExecutor(loop: EventLoop): void {
 EventLoop.prototype.runInExecutor = function runInExecutor(
   this: EventLoop,
   executor: ExecutorLike | null,
-  fn: WorkerFunction | ModuleFunction,
+  fn: WorkerCallable,
   ...args: unknown[]
 ): Future<any> {
   this._checkClosed();
@@ -278,16 +383,15 @@ EventLoop.prototype.runInExecutor = function runInExecutor(
   }
   const job = target.submit(fn, ...args);
   const future = this.createFuture<unknown>();
-  job.then(
-    (value) => {
-      if (!future.done() && !this.isClosed()) future.setResult(value);
-    },
-    (error) => {
-      if (future.done() || this.isClosed()) return;
-      if (error instanceof CancelledError) future.cancel();
-      else future.setException(error);
-    },
-  );
+  const settle = (ok: boolean, outcome: unknown): void => {
+    if (future.done() || this.isClosed()) return;
+    if (ok) future.setResult(outcome);
+    else if (outcome instanceof CancelledError) future.cancel(outcome.message === "" ? undefined : outcome.message);
+    else future.setException(outcome);
+  };
+  // Our own executors tell the Future directly, without a promise in between.
+  if (job instanceof ExecutorFuture) job._onDone(settle);
+  else job.then((value) => settle(true, value), (error) => settle(false, error));
   future.addDoneCallback((f) => {
     if (f.cancelled()) job.cancel?.();
   });

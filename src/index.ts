@@ -14,6 +14,9 @@ export {
   QueueShutDown,
   BrokenBarrierError,
   WouldBlock,
+  BrokenExecutor,
+  BrokenThreadPool,
+  BrokenProcessPool,
   SendfileNotAvailableError,
   RuntimeError,
   ExceptionGroup,
@@ -133,12 +136,16 @@ export { createSubprocessExec, createSubprocessShell, Process, subprocess } from
 export type { CreateSubprocessOptions, StdioTarget, SubprocessOptions, SubprocessProtocolLike } from "./subprocess.js";
 export { Executor, ExecutorFuture, ThreadPoolExecutor, ProcessPoolExecutor } from "./executors.js";
 export type {
+  CallOptions,
   CancelMode,
   ExecutorLike,
   ExecutorOptions,
+  FunctionCall,
   JobState,
   ModuleFunction,
+  ProcessPoolExecutorOptions,
   ShutdownOptions,
+  WorkerCallable,
   WorkerFunction,
 } from "./executors.js";
 export { toThread } from "./threads.js";

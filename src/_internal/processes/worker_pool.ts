@@ -10,23 +10,46 @@
  * program that forgets `shutdown()` still exits.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { Worker } from "node:worker_threads";
+import { type TransferListItem, Worker } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
-import { CancelledError, RuntimeError } from "../../exceptions.js";
+import {
+  type BrokenExecutor,
+  BrokenProcessPool,
+  BrokenThreadPool,
+  CancelledError,
+  RuntimeError,
+  TimeoutError,
+} from "../../exceptions.js";
 import { Deque } from "../kernel/deque.js";
 import { WORKER_SOURCE } from "./worker_source.js";
 
+/** Options of one call, given with its function: `{ fn, signal, timeout, transferList }` or `{ module, export, ... }`. */
+export interface CallOptions {
+  /** Aborting it ends the job with `CancelledError` (its message the abort reason's); a running job's worker is ended. */
+  readonly signal?: AbortSignal | null | undefined;
+  /** Seconds from the call after which the job ends with `TimeoutError`; a running job's worker is ended. */
+  readonly timeout?: number | null | undefined;
+  /** Objects of the arguments to move to a worker thread instead of copying them (`ArrayBuffer`s, `MessagePort`s). */
+  readonly transferList?: readonly TransferListItem[] | null | undefined;
+}
+
 /** A function of a module, to run in a worker: `{ module: new URL("./work.js", import.meta.url), export: "hash" }`. */
-export interface ModuleFunction {
+export interface ModuleFunction extends CallOptions {
   /** The module: a `URL`, a URL string (`file:`, `node:`, `data:`), or an absolute path. */
   readonly module: string | URL;
   /** The export to call (default `"default"`). */
   readonly export?: string;
 }
 
-/** What a job runs, as sent to the worker. */
-type JobRequest =
+/** A self-contained function with the options of one call: `{ fn: (x) => x * 2, timeout: 5 }`. */
+export interface FunctionCall<F extends (...args: any[]) => unknown = (...args: any[]) => unknown> extends CallOptions {
+  /** The function; sent to the worker as its source text, so it must be self-contained. */
+  readonly fn: F;
+}
+
+/** @internal What a job runs, as sent to the worker. */
+export type JobRequest =
   | { readonly kind: "source"; readonly source: string; readonly label: string }
   | { readonly kind: "module"; readonly url: string; readonly exportName: string; readonly label: string };
 
@@ -51,47 +74,163 @@ interface Reply {
   ok: boolean;
   value?: unknown;
   error?: ErrorDescription;
+  /** Sent instead of any reply when the worker's initializer failed. */
+  initError?: ErrorDescription;
 }
 
 const NATIVE_SOURCE = /\{\s*\[native code\]\s*\}\s*$/;
 
-/** @internal Checks `fn` and turns it into what the worker needs. */
-export function toRequest(fn: unknown, method: string): JobRequest {
-  if (typeof fn === "function") {
-    const source = Function.prototype.toString.call(fn);
-    if (NATIVE_SOURCE.test(source)) {
-      throw new TypeError(
-        `${method}: cannot send ${fn.name ? `\`${fn.name}\`` : "this function"} to a worker: it is native or bound, so it has no ` +
-          "source; wrap it in a function written in JavaScript, such as `(x) => Math.sqrt(x)`",
+const sourceRequests = new WeakMap<(...args: never[]) => unknown, JobRequest>();
+
+function functionRequest(fn: (...args: never[]) => unknown, method: string): JobRequest {
+  const cached = sourceRequests.get(fn);
+  if (cached !== undefined) return cached;
+  const source = Function.prototype.toString.call(fn);
+  if (NATIVE_SOURCE.test(source)) {
+    throw new TypeError(
+      `${method}: cannot send ${fn.name ? `\`${fn.name}\`` : "this function"} to a worker: it is native or bound, so it has no ` +
+        "source; wrap it in a function written in JavaScript, such as `(x) => Math.sqrt(x)`",
+    );
+  }
+  const request: JobRequest = { kind: "source", source, label: fn.name || "<anonymous>" };
+  sourceRequests.set(fn, request);
+  return request;
+}
+
+function moduleRequest(spec: ModuleFunction, method: string, what: string): JobRequest {
+  const exportName = spec.export ?? "default";
+  if (typeof exportName !== "string") {
+    throw new TypeError(`${method}: expected \`${what}.export\` to be a string, got ${typeof exportName}`);
+  }
+  let url: string;
+  if (spec.module instanceof URL) url = spec.module.href;
+  else if (typeof spec.module === "string") {
+    if (isAbsolute(spec.module)) url = pathToFileURL(spec.module).href;
+    else if (/^[a-z][a-z0-9+.-]*:/i.test(spec.module)) url = spec.module;
+    else {
+      throw new RangeError(
+        `${method}: expected \`${what}.module\` to be a URL or an absolute path, got "${spec.module}"; ` +
+          'resolve it first, such as `new URL("./work.js", import.meta.url)`',
       );
     }
-    return { kind: "source", source, label: fn.name || "<anonymous>" };
+  } else {
+    throw new TypeError(
+      `${method}: expected \`${what}.module\` to be a URL or a string, got ${spec.module === null ? "null" : typeof spec.module}`,
+    );
   }
-  if (fn !== null && typeof fn === "object" && "module" in fn) {
-    const spec = fn as ModuleFunction;
-    const exportName = spec.export ?? "default";
-    if (typeof exportName !== "string") {
-      throw new TypeError(`${method}: expected \`fn.export\` to be a string, got ${typeof exportName}`);
+  return { kind: "module", url, exportName, label: `${url}#${exportName}` };
+}
+
+/**
+ * @internal Checks `fn` (a function, `{ fn, ...options }` or `{ module, export, ...options }`) and turns it into what
+ * the worker needs. `what` names the argument in messages.
+ */
+export function toRequest(fn: unknown, method: string, what = "fn"): JobRequest {
+  if (typeof fn === "function") return functionRequest(fn as (...args: never[]) => unknown, method);
+  if (fn !== null && typeof fn === "object") {
+    const hasModule = "module" in fn;
+    const hasFn = "fn" in fn;
+    if (hasModule && hasFn) {
+      throw new TypeError(`${method}: expected \`${what}\` to have \`fn\` or \`module\`, not both`);
     }
-    let url: string;
-    if (spec.module instanceof URL) url = spec.module.href;
-    else if (typeof spec.module === "string") {
-      if (isAbsolute(spec.module)) url = pathToFileURL(spec.module).href;
-      else if (/^[a-z][a-z0-9+.-]*:/i.test(spec.module)) url = spec.module;
-      else {
-        throw new RangeError(
-          `${method}: expected \`fn.module\` to be a URL or an absolute path, got "${spec.module}"; ` +
-            'resolve it first, such as `new URL("./work.js", import.meta.url)`',
-        );
+    if (hasModule) return moduleRequest(fn as ModuleFunction, method, what);
+    if (hasFn) {
+      const inner = (fn as FunctionCall).fn;
+      if (typeof inner !== "function") {
+        throw new TypeError(`${method}: expected \`${what}.fn\` to be a function, got ${inner === null ? "null" : typeof inner}`);
       }
-    } else {
-      throw new TypeError(`${method}: expected \`fn.module\` to be a URL or a string, got ${spec.module === null ? "null" : typeof spec.module}`);
+      return functionRequest(inner, method);
     }
-    return { kind: "module", url, exportName, label: `${url}#${exportName}` };
   }
   throw new TypeError(
-    `${method}: expected \`fn\` to be a function or { module, export }, got ${fn === null ? "null" : typeof fn}`,
+    `${method}: expected \`${what}\` to be a function, { fn } or { module, export }, got ${fn === null ? "null" : typeof fn}`,
   );
+}
+
+/** The checked options of one call; `null` when the call has none (a bare function). */
+export interface CheckedCallOptions {
+  readonly signal: AbortSignal | null;
+  /** Milliseconds, or null for none. */
+  readonly timeoutMs: number | null;
+  readonly transferList: readonly TransferListItem[] | null;
+}
+
+/** @internal Checks the call options carried by `fn` (see {@link CallOptions}); null for a bare function or none set. */
+export function toCallOptions(fn: unknown, method: string): CheckedCallOptions | null {
+  if (typeof fn === "function" || fn === null || typeof fn !== "object") return null;
+  const { signal, timeout, transferList } = fn as CallOptions;
+  if (signal == null && timeout == null && transferList == null) return null;
+  if (signal != null && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${method}: expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  let timeoutMs: number | null = null;
+  if (timeout != null) {
+    if (typeof timeout !== "number") throw new TypeError(`${method}: expected \`timeout\` to be a number of seconds, got ${typeof timeout}`);
+    if (Number.isNaN(timeout) || timeout < 0) {
+      throw new RangeError(`${method}: expected \`timeout\` to be a number of seconds from 0 up, got ${timeout}`);
+    }
+    if (timeout !== Infinity) timeoutMs = timeout * 1000;
+  }
+  if (transferList != null && !Array.isArray(transferList)) {
+    throw new TypeError(`${method}: expected \`transferList\` to be an array, got ${describeValue(transferList)}`);
+  }
+  return { signal: signal ?? null, timeoutMs, transferList: transferList ?? null };
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
+  return typeof value;
+}
+
+/** The message of the `CancelledError` an abort gives: the reason's message, or the reason as a string. */
+export function abortMessage(reason: unknown): string {
+  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") {
+    return (reason as { message: string }).message;
+  }
+  return String(reason);
+}
+
+// ------------------------------------------------------------------ signals
+
+/**
+ * One "abort" listener per signal, shared by every job that uses the signal, removed when the last of them ends; so
+ * many jobs on one long-lived signal neither pile up listeners (Node warns at 11) nor keep finished jobs alive.
+ */
+interface SignalWatch {
+  readonly jobs: Set<ExecutorFuture<unknown>>;
+  readonly listener: () => void;
+}
+
+const signalWatches = new WeakMap<AbortSignal, SignalWatch>();
+
+function watchSignal(signal: AbortSignal, job: ExecutorFuture<unknown>): void {
+  let watch = signalWatches.get(signal);
+  if (watch === undefined) {
+    const jobs = new Set<ExecutorFuture<unknown>>();
+    const listener = (): void => {
+      // Forget the watch first: each job's end then finds nothing to unregister while this loop runs.
+      signalWatches.delete(signal);
+      signal.removeEventListener("abort", listener);
+      const message = abortMessage(signal.reason);
+      for (const j of jobs) j._pool._interrupt(j, new CancelledError(message));
+      jobs.clear();
+    };
+    watch = { jobs, listener };
+    signalWatches.set(signal, watch);
+    signal.addEventListener("abort", listener);
+  }
+  watch.jobs.add(job);
+}
+
+function unwatchSignal(signal: AbortSignal, job: ExecutorFuture<unknown>): void {
+  const watch = signalWatches.get(signal);
+  if (watch === undefined) return;
+  watch.jobs.delete(job);
+  if (watch.jobs.size === 0) {
+    signalWatches.delete(signal);
+    signal.removeEventListener("abort", watch.listener);
+  }
 }
 
 const BUILTIN_ERRORS: Record<string, new (message?: string) => Error> = {
@@ -146,32 +285,56 @@ let jobCounter = 0;
  *
  * Cancellation: awaiting it directly in a task gives no way to stop the job when the task is cancelled (the task
  * gets `CancelledError` at its next await of an asyncio-ts awaitable); use `loop.runInExecutor()`, whose Future
- * cancels the job, or call `cancel()`.
+ * cancels the job, or call `cancel()`, or give the call a `signal`.
  */
 export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
   // Invariants: `_state` only moves forward; `_worker` is set exactly while "running"; the promise settles once,
-  // when the state becomes "finished" or "cancelled".
+  // when the state becomes "finished" or "cancelled", and at that moment the job's timer is cleared and its signal
+  // watch dropped (`_release`), so an ended job holds nothing.
   /** @internal */ readonly _id = ++jobCounter;
   /** @internal */ _state: JobState = "pending";
   /** @internal */ _worker: PoolWorker | null = null;
   /** @internal */ readonly _request: JobRequest;
   /** @internal */ readonly _args: unknown[];
-  private readonly _pool: WorkerPool;
-  private readonly _promise: Promise<T>;
-  private _resolve!: (value: T) => void;
-  private _reject!: (error: unknown) => void;
+  /** @internal */ readonly _pool: WorkerPool;
+  /** @internal */ _signal: AbortSignal | null = null;
+  /** @internal */ _timer: ReturnType<typeof setTimeout> | null = null;
+  /** @internal */ _transfer: readonly TransferListItem[] | null = null;
+  // The outcome, once done: a value (`_ok`) or an error. The promise exists only once someone calls `then`,
+  // `catch` or `finally` (`runInExecutor` listens through `_onDone` instead), so a job costs no promise unless
+  // awaited, and one nobody awaits cannot become an unhandled rejection.
+  private _ok = false;
+  private _outcome: unknown = undefined;
+  private _promise: Promise<T> | null = null;
+  private _resolve: ((value: T) => void) | null = null;
+  private _reject: ((error: unknown) => void) | null = null;
+  private _doneHooks: ((ok: boolean, outcome: unknown) => void)[] | null = null;
 
   /** @internal Use `executor.submit()`. */
   constructor(pool: WorkerPool, request: JobRequest, args: unknown[]) {
     this._pool = pool;
     this._request = request;
     this._args = args;
-    this._promise = new Promise<T>((resolve, reject) => {
-      this._resolve = resolve;
-      this._reject = reject;
-    });
-    // A job nobody awaits (its caller was cancelled) must not become an unhandled rejection.
-    this._promise.catch(() => {});
+  }
+
+  /** @internal Calls `hook(ok, outcome)` once the job is done (at once if it is); no promise involved. */
+  _onDone(hook: (ok: boolean, outcome: unknown) => void): void {
+    if (this.done()) hook(this._ok, this._outcome);
+    else (this._doneHooks ??= []).push(hook);
+  }
+
+  private _settled(): Promise<T> {
+    if (this._promise === null) {
+      if (this.done()) {
+        this._promise = this._ok ? Promise.resolve(this._outcome as T) : Promise.reject(this._outcome);
+      } else {
+        this._promise = new Promise<T>((resolve, reject) => {
+          this._resolve = resolve;
+          this._reject = reject;
+        });
+      }
+    }
+    return this._promise;
   }
 
   /**
@@ -204,40 +367,69 @@ export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this._promise.then(onFulfilled, onRejected);
+    return this._settled().then(onFulfilled, onRejected);
   }
 
   /** Promise interop: `future.catch(fn)`. */
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this._promise.catch(onRejected);
+    return this._settled().catch(onRejected);
   }
 
   /** Promise interop: `future.finally(fn)`. */
   finally(onFinally?: (() => void) | null): Promise<T> {
-    return this._promise.finally(onFinally);
+    return this._settled().finally(onFinally);
   }
 
   /** @internal */
   _finish(ok: boolean, value: unknown): void {
     if (this.done()) return;
     this._state = "finished";
-    this._worker = null;
-    if (ok) this._resolve(value as T);
-    else this._reject(value);
+    this._settle(ok, value);
   }
 
   /** @internal */
-  _markCancelled(): void {
+  _markCancelled(error?: CancelledError): void {
     if (this.done()) return;
     this._state = "cancelled";
+    this._settle(false, error ?? new CancelledError());
+  }
+
+  private _settle(ok: boolean, outcome: unknown): void {
     this._worker = null;
-    this._reject(new CancelledError());
+    this._release();
+    this._ok = ok;
+    this._outcome = outcome;
+    if (this._promise !== null) {
+      if (ok) this._resolve!(outcome as T);
+      else this._reject!(outcome);
+      this._resolve = this._reject = null;
+    }
+    const hooks = this._doneHooks;
+    if (hooks !== null) {
+      this._doneHooks = null;
+      for (const hook of hooks) hook(ok, outcome);
+    }
+  }
+
+  /** Clears the timer and the signal watch of an ended job. */
+  private _release(): void {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    if (this._signal !== null) {
+      unwatchSignal(this._signal, this as ExecutorFuture<unknown>);
+      this._signal = null;
+    }
+    this._transfer = null;
   }
 
   toString(): string {
     return `<ExecutorFuture ${this._state} ${this._request.label}>`;
   }
 }
+
+function noop(): void {}
 
 // ------------------------------------------------------------------ workers
 
@@ -250,10 +442,14 @@ export abstract class PoolWorker {
   /** The error it reported before exiting, if any. */
   lastError: unknown = undefined;
   exited = false;
+  /** How many jobs it finished (for `maxTasksPerChild`). */
+  jobsDone = 0;
+  /** While idle beyond `minWorkers` with an `idleTimeout`: the timer that retires it. */
+  idleTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(protected readonly pool: WorkerPool) {}
 
-  abstract post(message: object): void;
+  abstract post(message: object, transfer: readonly TransferListItem[] | null): void;
   abstract stop(): void;
   abstract setBusy(busy: boolean): void;
   abstract describe(): string;
@@ -261,11 +457,13 @@ export abstract class PoolWorker {
 
 class ThreadWorker extends PoolWorker {
   private readonly worker: Worker;
+  /** Bumped after each message: an idle thread waits on it for a moment before going back to its event loop. */
+  private readonly wake = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(pool: WorkerPool) {
     super(pool);
     // The worker inherits the parent's Node flags (Node keeps those a thread may have), so loaders apply there too.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { wake: this.wake.buffer } });
     this.worker.on("message", (reply: Reply) => pool._onReply(this, reply));
     this.worker.on("error", (error) => {
       this.lastError = error;
@@ -273,15 +471,19 @@ class ThreadWorker extends PoolWorker {
     this.worker.on("exit", (code) => pool._onExit(this, `exited with code ${code}`));
   }
 
-  post(message: object): void {
-    this.worker.postMessage(message);
+  post(message: object, transfer: readonly TransferListItem[] | null): void {
+    if (transfer === null) this.worker.postMessage(message);
+    else this.worker.postMessage(message, transfer);
+    // After the message is queued, so that a thread woken by the bump finds it.
+    Atomics.add(this.wake, 0, 1);
+    Atomics.notify(this.wake, 0, 1);
   }
 
   stop(): void {
     this.retiring = true;
     // Referenced again so that whoever waits for the exit (shutdown) keeps Node alive until it happens.
     this.worker.ref();
-    void this.worker.terminate();
+    this.worker.terminate().catch(noop);
   }
 
   setBusy(busy: boolean): void {
@@ -310,6 +512,18 @@ function childExecArgv(): string[] {
   return out;
 }
 
+/** The parts of an IPC channel this pool uses; Node's has both methods, other runtimes (Bun) may have neither. */
+interface ChannelLike {
+  ref?: unknown;
+  unref?: unknown;
+}
+
+/** Whether a `kill()` or `terminate()` error only says the process is already gone. */
+function isGoneError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ESRCH" || code === "EPIPE" || code === "ECONNRESET" || code === "ERR_IPC_CHANNEL_CLOSED";
+}
+
 class ProcessWorker extends PoolWorker {
   private readonly child: ChildProcess;
 
@@ -330,6 +544,7 @@ class ProcessWorker extends PoolWorker {
   }
 
   post(message: object): void {
+    // Processes get copies: a transfer list has no meaning across the IPC channel.
     this.child.send(message);
   }
 
@@ -337,16 +552,23 @@ class ProcessWorker extends PoolWorker {
     this.retiring = true;
     // Referenced again so that whoever waits for the exit (shutdown) keeps Node alive until it happens.
     this.setBusy(true);
-    this.child.kill("SIGKILL");
+    try {
+      this.child.kill("SIGKILL");
+    } catch (error) {
+      // Already gone: its exit event comes (or came) anyway.
+      if (!isGoneError(error)) throw error;
+    }
   }
 
   setBusy(busy: boolean): void {
+    // Node's ChildProcess and its channel both have ref/unref; other runtimes may lack either.
+    const channel = this.child.channel as ChannelLike | null | undefined;
     if (busy) {
-      this.child.ref();
-      this.child.channel?.ref();
+      if (typeof this.child.ref === "function") this.child.ref();
+      if (typeof channel?.ref === "function") (channel.ref as () => void).call(channel);
     } else {
-      this.child.unref();
-      this.child.channel?.unref();
+      if (typeof this.child.unref === "function") this.child.unref();
+      if (typeof channel?.unref === "function") (channel.unref as () => void).call(channel);
     }
   }
 
@@ -362,13 +584,25 @@ export interface PoolOptions {
   readonly kind: "thread" | "process";
   readonly maxWorkers: number;
   readonly cancel: CancelMode;
+  /** Workers started at once and kept even when idle. */
+  readonly minWorkers: number;
+  /** Milliseconds after which a worker idle beyond `minWorkers` exits; null: never. */
+  readonly idleTimeoutMs: number | null;
+  /** Jobs after which a worker is replaced; null: never. */
+  readonly maxTasksPerChild: number | null;
+  /** What every worker runs once before its first job, with `initargs`. */
+  readonly initializer: JobRequest | null;
+  readonly initargs: readonly unknown[];
 }
 
 export class WorkerPool {
-  // Invariants: `queue` holds only pending jobs. Every worker in `workers` (at most `maxWorkers`) is either busy
-  // (`job` set) or in `idle`. A stopped worker moves from `workers` to `stopping` at once, so its replacement can
-  // start before it has exited. After shutdown, submit refuses work; idle workers are stopped once the queue is
-  // empty, and the drain waiters resolve when no worker is left in either set.
+  // Invariants: `queue` holds the pending jobs in order, and may also hold jobs that ended while queued (they are
+  // skipped when reached, so that cancelling many queued jobs is not quadratic, and the queue is compacted when they
+  // are more than half of it); when a worker is idle, `queue` is empty. Every worker in `workers` (at most `maxWorkers`) is either busy (`job` set) or in `idle`. A stopped
+  // worker moves from `workers` to `stopping` at once, so its replacement can start before it has exited. After
+  // shutdown, submit refuses work; idle workers are stopped once the queue is empty, and the drain waiters resolve
+  // when no worker is left in either set. Once `broken` is set (an initializer failed) it stays set: no job is
+  // queued or started again.
   readonly options: PoolOptions;
   private readonly queue = new Deque<ExecutorFuture<unknown>>();
   private readonly workers = new Set<PoolWorker>();
@@ -376,13 +610,22 @@ export class WorkerPool {
   private readonly idle: PoolWorker[] = [];
   private shutdownCalled = false;
   private drainWaiters: (() => void)[] = [];
+  private broken: BrokenExecutor | null = null;
+  /** How many jobs in `queue` ended while queued (at most; the count is reset when the queue is compacted). */
+  private endedInQueue = 0;
 
   constructor(options: PoolOptions) {
     this.options = options;
+    this.keepMinWorkers();
   }
 
   get isShutdown(): boolean {
     return this.shutdownCalled;
+  }
+
+  /** Whether an initializer failed, so the pool runs nothing more. */
+  get isBroken(): boolean {
+    return this.broken !== null;
   }
 
   /** How many workers exist (busy or idle). */
@@ -390,12 +633,38 @@ export class WorkerPool {
     return this.workers.size;
   }
 
-  submit<T>(request: JobRequest, args: unknown[]): ExecutorFuture<T> {
+  submit<T>(request: JobRequest, args: unknown[], options: CheckedCallOptions | null): ExecutorFuture<T> {
+    if (this.broken !== null) throw this.brokenError();
     if (this.shutdownCalled) throw new RuntimeError("cannot schedule new futures after shutdown");
     const job = new ExecutorFuture<T>(this, request, args);
+    if (options !== null) {
+      const { signal, timeoutMs, transferList } = options;
+      if (signal !== null) {
+        if (signal.aborted) {
+          job._markCancelled(new CancelledError(abortMessage(signal.reason)));
+          return job;
+        }
+        job._signal = signal;
+        watchSignal(signal, job as ExecutorFuture<unknown>);
+      }
+      if (timeoutMs !== null) {
+        const seconds = timeoutMs / 1000;
+        job._timer = setTimeout(() => {
+          this._interrupt(job as ExecutorFuture<unknown>, new TimeoutError(`${request.label} did not finish within ${seconds} seconds`));
+        }, timeoutMs);
+      }
+      job._transfer = transferList;
+    }
     this.queue.push(job as ExecutorFuture<unknown>);
     this.dispatch();
     return job;
+  }
+
+  /** A new error of the pool's broken kind, the initializer's error as its cause. */
+  private brokenError(): BrokenExecutor {
+    const broken = this.broken!;
+    const Cls = this.options.kind === "thread" ? BrokenThreadPool : BrokenProcessPool;
+    return new Cls(broken.message, { cause: broken.cause });
   }
 
   shutdown(wait: boolean, cancelFutures: boolean): Promise<void> {
@@ -417,6 +686,10 @@ export class WorkerPool {
     this.workers.delete(worker);
     const at = this.idle.indexOf(worker);
     if (at >= 0) this.idle.splice(at, 1);
+    if (worker.idleTimer !== null) {
+      clearTimeout(worker.idleTimer);
+      worker.idleTimer = null;
+    }
     if (worker.exited) return;
     this.stopping.add(worker);
     worker.stop();
@@ -433,40 +706,113 @@ export class WorkerPool {
     }
   }
 
-  /** @internal */
+  /** @internal `cancel()` of a job: always for a queued one, for a running one in "terminate" mode only. */
   _cancel(job: ExecutorFuture<unknown>): boolean {
-    if (job._state === "pending") {
-      this.queue.remove(job);
-      job._markCancelled();
-      return true;
-    }
-    if (job._state === "running" && this.options.cancel === "terminate") {
-      const worker = job._worker!;
-      job._markCancelled();
-      worker.job = null;
-      this.stopWorker(worker);
-      this.dispatch();
+    if (job._state === "pending" || (job._state === "running" && this.options.cancel === "terminate")) {
+      this._interrupt(job, new CancelledError());
       return true;
     }
     return false;
   }
 
+  /**
+   * @internal Ends `job` with `error` (a `CancelledError`, or the `TimeoutError` of its timeout) whatever the cancel
+   * mode: a queued job is dropped, a running one's worker is ended (and replaced when work is waiting).
+   */
+  _interrupt(job: ExecutorFuture<unknown>, error: Error): void {
+    if (job.done()) return;
+    const worker = job._worker;
+    const queued = job._state === "pending";
+    if (error instanceof CancelledError) job._markCancelled(error);
+    else job._finish(false, error);
+    if (worker !== null) {
+      worker.job = null;
+      this.stopWorker(worker);
+      this.dispatch();
+    } else if (queued && ++this.endedInQueue > 64 && this.endedInQueue * 2 > this.queue.length) {
+      this.compactQueue();
+    }
+  }
+
+  /** Drops the jobs that ended while queued, so that many cancellations behind a long job hold no memory. */
+  private compactQueue(): void {
+    const pending: ExecutorFuture<unknown>[] = [];
+    for (;;) {
+      const job = this.queue.shift();
+      if (job === undefined) break;
+      if (!job.done()) pending.push(job);
+    }
+    for (const job of pending) this.queue.push(job);
+    this.endedInQueue = 0;
+  }
+
+  private newWorker(): PoolWorker | null {
+    let worker: PoolWorker;
+    try {
+      worker = this.options.kind === "thread" ? new ThreadWorker(this) : new ProcessWorker(this);
+    } catch (error) {
+      // Node refused to start a worker (bad flags, no resources): the job that needed it fails.
+      this.failNext(error);
+      return null;
+    }
+    this.workers.add(worker);
+    const init = this.options.initializer;
+    if (init !== null) {
+      try {
+        worker.post(initMessage(init, this.options.initargs), null);
+      } catch (error) {
+        // The initargs cannot be copied: as an initializer that failed.
+        this.breakPool(worker, error);
+        return null;
+      }
+    }
+    return worker;
+  }
+
+  /** Fails the first pending job with `error`. */
+  private failNext(error: unknown): void {
+    for (;;) {
+      const job = this.queue.shift();
+      if (job === undefined || !job.done()) {
+        job?._finish(false, error);
+        return;
+      }
+    }
+  }
+
   private dispatch(): void {
-    while (this.queue.length > 0) {
+    for (;;) {
+      const job = this.queue.peekFirst();
+      if (job === undefined) break;
+      if (job.done()) {
+        this.queue.shift();
+        if (this.endedInQueue > 0) this.endedInQueue--;
+        continue;
+      }
       let worker = this.idle.pop();
       if (worker === undefined) {
-        if (this.workers.size >= this.options.maxWorkers) return;
-        try {
-          worker = this.options.kind === "thread" ? new ThreadWorker(this) : new ProcessWorker(this);
-        } catch (error) {
-          // Node refused to start a worker (bad flags, no resources): the job that needed it fails.
-          this.queue.shift()!._finish(false, error);
-          continue;
-        }
-        this.workers.add(worker);
+        if (this.workers.size >= this.options.maxWorkers || this.broken !== null) break;
+        const made = this.newWorker();
+        if (made === null) continue;
+        worker = made;
+      } else if (worker.idleTimer !== null) {
+        clearTimeout(worker.idleTimer);
+        worker.idleTimer = null;
       }
-      const job = this.queue.shift()!;
+      this.queue.shift();
       this.start(worker, job);
+    }
+    if (this.workers.size < this.options.minWorkers) this.keepMinWorkers();
+    // Ended jobs may have been all that kept a worker from retiring after shutdown.
+    if (this.shutdownCalled && this.queue.length === 0 && this.idle.length > 0) this.retireIdle();
+  }
+
+  /** Starts idle workers until there are `minWorkers` (not after shutdown, nor once broken). */
+  private keepMinWorkers(): void {
+    while (this.workers.size < this.options.minWorkers && !this.shutdownCalled && this.broken === null) {
+      const worker = this.newWorker();
+      if (worker === null) return;
+      this.makeIdle(worker);
     }
   }
 
@@ -477,15 +823,16 @@ export class WorkerPool {
         ? { jobId: job._id, kind: "source", source: request.source, args: job._args }
         : { jobId: job._id, kind: "module", url: request.url, exportName: request.exportName, args: job._args };
     try {
-      worker.post(message);
+      worker.post(message, job._transfer);
     } catch (error) {
-      // The arguments cannot be copied (a function, a socket, ...): the job fails, the worker stays idle.
+      // The arguments cannot be copied (a function, a socket, ...) or moved: the job fails, the worker stays idle.
       job._finish(false, error);
       this.makeIdle(worker);
       return;
     }
     job._state = "running";
     job._worker = worker;
+    job._transfer = null;
     worker.job = job;
     worker.setBusy(true);
   }
@@ -493,7 +840,20 @@ export class WorkerPool {
   private makeIdle(worker: PoolWorker): void {
     worker.setBusy(false);
     this.idle.push(worker);
-    if (this.shutdownCalled && this.queue.length === 0) this.retireIdle();
+    if (this.shutdownCalled && this.queue.length === 0) {
+      this.retireIdle();
+      return;
+    }
+    const ms = this.options.idleTimeoutMs;
+    if (ms !== null && this.workers.size > this.options.minWorkers && worker.idleTimer === null) {
+      const timer = setTimeout(() => {
+        worker.idleTimer = null;
+        if (worker.job === null && this.workers.size > this.options.minWorkers) this.stopWorker(worker);
+      }, ms);
+      // An idle worker does not keep Node alive, nor does its countdown.
+      timer.unref();
+      worker.idleTimer = timer;
+    }
   }
 
   private retireIdle(): void {
@@ -501,14 +861,45 @@ export class WorkerPool {
     for (const worker of this.idle.slice()) this.stopWorker(worker);
   }
 
+  /**
+   * An initializer failed (in `worker`, with `error`): the pool is broken, as Python's. The worker's job and every
+   * queued job fail with `BrokenThreadPool`/`BrokenProcessPool`, idle workers stop; jobs running elsewhere finish.
+   */
+  private breakPool(worker: PoolWorker, error: unknown): void {
+    if (this.broken === null) {
+      const what = this.options.kind === "thread" ? "thread" : "process";
+      const Cls = this.options.kind === "thread" ? BrokenThreadPool : BrokenProcessPool;
+      this.broken = new Cls(`A ${what} initializer failed, the ${what} pool is not usable anymore`, { cause: error });
+    }
+    const job = worker.job;
+    worker.job = null;
+    job?._finish(false, this.brokenError());
+    for (;;) {
+      const queued = this.queue.shift();
+      if (queued === undefined) break;
+      queued._finish(false, this.brokenError());
+    }
+    this.stopWorker(worker);
+    for (const w of this.idle.slice()) this.stopWorker(w);
+  }
+
   /** @internal A worker answered. */
   _onReply(worker: PoolWorker, reply: Reply): void {
+    if (reply === null || typeof reply !== "object") return;
+    if (reply.initError !== undefined) {
+      const init = this.options.initializer;
+      this.breakPool(worker, rebuildError(reply.initError, init?.kind === "source"));
+      return;
+    }
     const job = worker.job;
-    if (job === null || reply === null || typeof reply !== "object" || reply.jobId !== job._id) return;
+    if (job === null || reply.jobId !== job._id) return;
     worker.job = null;
     if (reply.ok) job._finish(true, reply.value);
     else job._finish(false, rebuildError(reply.error!, job._request.kind === "source"));
-    this.makeIdle(worker);
+    worker.jobsDone++;
+    const max = this.options.maxTasksPerChild;
+    if (this.broken !== null || (max !== null && worker.jobsDone >= max)) this.stopWorker(worker);
+    else this.makeIdle(worker);
     this.dispatch();
   }
 
@@ -520,6 +911,10 @@ export class WorkerPool {
     this.stopping.delete(worker);
     const at = this.idle.indexOf(worker);
     if (at >= 0) this.idle.splice(at, 1);
+    if (worker.idleTimer !== null) {
+      clearTimeout(worker.idleTimer);
+      worker.idleTimer = null;
+    }
     const job = worker.job;
     worker.job = null;
     if (job !== null && !job.done()) {
@@ -528,10 +923,16 @@ export class WorkerPool {
       if (cause !== undefined) error.cause = cause;
       job._finish(false, cause instanceof Error && !worker.retiring ? cause : error);
     }
-    // Replace it when work is waiting (the next dispatch starts a new worker).
+    // Replace it when work is waiting (the next dispatch starts a new worker), or to keep `minWorkers`.
     this.dispatch();
     if (this.drained()) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
+}
+
+function initMessage(init: JobRequest, args: readonly unknown[]): object {
+  return init.kind === "source"
+    ? { init: true, kind: "source", source: init.source, args }
+    : { init: true, kind: "module", url: init.url, exportName: init.exportName, args };
 }

@@ -6,6 +6,8 @@
  * - in:  `{ jobId, kind: "source", source, args }` or `{ jobId, kind: "module", url, exportName, args }`
  * - out: `{ jobId, ok: true, value }` or `{ jobId, ok: false, error }`, where `error` is what `describeError` makes:
  *   `{ thrown: true, value }` for a thrown non-Error, else `{ className, name, message, stack, props, cause?, errors? }`.
+ * - the initializer, when the pool has one, comes first: `{ init: true, kind, source | url, exportName, args }`. Jobs
+ *   wait for it to end; if it fails the worker answers `{ initError: error }` once and runs no job.
  */
 export const WORKER_SOURCE = String.raw`"use strict";
 // Valid as CommonJS and as a module: a worker thread inherits the parent's flags, and with --input-type=module
@@ -85,8 +87,30 @@ function describeError(error, depth) {
   return out;
 }
 
-port.on("message", async (message) => {
-  if (message === null || typeof message !== "object" || typeof message.jobId !== "number") return;
+// The initializer's run (a promise), once the pool sent one; jobs wait for it. Set when it failed.
+let initializing = null;
+let initFailed = false;
+async function initialize(message) {
+  try {
+    const fn = message.kind === "module" ? await loadExport(message.url, message.exportName) : compile(message.source);
+    await fn(...message.args);
+  } catch (error) {
+    initFailed = true;
+    send({ initError: describeError(error, 0) });
+  }
+}
+
+async function handle(message) {
+  if (message === null || typeof message !== "object") return;
+  if (message.init === true) {
+    initializing = initialize(message);
+    return;
+  }
+  if (typeof message.jobId !== "number") return;
+  if (initializing !== null) {
+    await initializing;
+    if (initFailed) return;
+  }
   const jobId = message.jobId;
   let reply;
   try {
@@ -101,6 +125,39 @@ port.on("message", async (message) => {
     // The result cannot be copied to the caller (a function, a class instance with private state, ...).
     send({ jobId, ok: false, error: describeError(error, 0) });
   }
+}
+
+// A thread that just answered waits a moment for its next job on a shared counter the pool bumps after each
+// message (Atomics.wait: a futex wake is much quicker than waking an idle event loop), and takes the message
+// synchronously. It goes back to its event loop when nothing came within a millisecond, and every 64 jobs, so
+// that timers and I/O the jobs left behind still run.
+const wake = inThread && threads.workerData !== null && typeof threads.workerData === "object" && threads.workerData.wake
+  ? new Int32Array(threads.workerData.wake)
+  : null;
+let pulling = false;
+async function pull() {
+  if (pulling) return;
+  pulling = true;
+  try {
+    for (let n = 0; n < 64; n++) {
+      const seen = Atomics.load(wake, 0);
+      let next = threads.receiveMessageOnPort(threads.parentPort);
+      if (next === undefined) {
+        if (Atomics.wait(wake, 0, seen, 1) === "timed-out") return;
+        next = threads.receiveMessageOnPort(threads.parentPort);
+        if (next === undefined) continue;
+      }
+      await handle(next.message);
+    }
+    setImmediate(pull);
+  } finally {
+    pulling = false;
+  }
+}
+
+port.on("message", async (message) => {
+  await handle(message);
+  if (wake !== null) await pull();
 });
 if (!inThread) process.on("disconnect", () => process.exit(0));
 })();
