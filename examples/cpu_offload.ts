@@ -6,7 +6,7 @@
  * printing while the workers are busy, which it could not do if the work ran on the loop's thread.
  */
 import { availableParallelism } from "node:os";
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 /**
  * Counts the primes in [from, to). It is sent to a worker as its source text, so it uses nothing from this module:

@@ -4,7 +4,7 @@
  *
  *   node --import tsx examples/echo_client.ts [port] [host]     (default 8888, 127.0.0.1)
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 8888);

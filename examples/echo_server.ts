@@ -7,7 +7,7 @@
  * As in Python: `startServer` calls the handler for each connection in a task of its own, and `serveForever()`
  * inside `server.with(...)` serves until cancelled (Ctrl-C), then closes the server and waits for its connections.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 async function handleEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): Promise<void> {
   const [host, port] = writer.getExtraInfo("peername") as [string, number];

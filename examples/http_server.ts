@@ -12,7 +12,7 @@
  * `timeout()` for idle keep-alive connections, one task per connection, `write` + `drain` for backpressure, and a
  * shutdown that closes idle connections (`closeClients`) and waits for every handler (`waitClosed`).
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 const HEADER_LIMIT = 16 * 1024;
 const BODY_LIMIT = 1024 * 1024;

@@ -9,7 +9,7 @@
  * then shuts it down, which ends the workers' loops. A worker cancelled mid-download loses no URL: a cancelled
  * `get()` never takes an item, and a worker cancelled in the middle of a download puts its URL back.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 interface Totals {
   downloads: number;

@@ -5,7 +5,7 @@
  * Run it with `node --import tsx examples/subprocess_pipeline.ts`. It prints the ten most common words of a text,
  * and the exit code of every stage.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 const { PIPE } = asyncio.subprocess;
 

@@ -21,7 +21,9 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-// A per-test timeout turns a hang into a failure with a name, instead of a CI run that never ends.
-const args = ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files];
+// A per-test timeout turns a hang into a failure with a name, instead of a CI run that never ends. The
+// `asyncio-ts-source` condition resolves the package's own name ("asyncio-ts", as the examples import it) to src/,
+// so that no test ever runs a stale build.
+const args = ["--conditions=asyncio-ts-source", "--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files];
 const r = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(r.status ?? 1);

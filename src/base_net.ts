@@ -768,7 +768,7 @@ export class ServerSocket {
  * A listening server, as asyncio's: made by `loop.createServer`, `startServer`, and their Unix variants.
  * `close()` stops listening; connections go on until closed; `waitClosed()` waits for them.
  */
-export class Server implements LoopResource {
+export class Server {
   // Invariants:
   // - `_nodeServers` is null once close() was called.
   // - `_clients` holds what keeps the server "in use": each connection's transport (and a TLS socket during its

@@ -84,7 +84,7 @@ function checkDelay(value: unknown, name: string, method: string): number {
 }
 
 /** A callback scheduled with `callSoon`; `cancel()` keeps it from running. */
-export class Handle implements Runnable {
+export class Handle {
   /** @internal */ _callback: Callback | null;
   /** @internal */ _args: unknown[];
   /** @internal */ _cancelled = false;
