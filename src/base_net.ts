@@ -26,7 +26,6 @@ import { sleep } from "./tasks.js";
 import type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "./protocols.js";
 import { BaseTransport, type DatagramTransport, type Transport, _DatagramSocketTransport, _SocketTransport } from "./transports.js";
 import {
-  type LoopResource,
   checkPort,
   checkTimeout,
   describe,

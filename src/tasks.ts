@@ -11,7 +11,6 @@
 import { AsyncResource } from "node:async_hooks";
 import { addAwaitedBy, discardAwaitedBy } from "./_internal/awaited_by.js";
 import {
-  type Frame,
   RUN_DEFER,
   RUN_DONE,
   RUN_STEP,

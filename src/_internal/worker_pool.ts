@@ -341,12 +341,13 @@ class ProcessWorker extends PoolWorker {
   }
 
   setBusy(busy: boolean): void {
+    // Bun's IPC channel has no ref() or unref(): there the child alone holds the process open.
     if (busy) {
       this.child.ref();
-      this.child.channel?.ref();
+      this.child.channel?.ref?.();
     } else {
       this.child.unref();
-      this.child.channel?.unref();
+      this.child.channel?.unref?.();
     }
   }
 
