@@ -97,10 +97,12 @@ export {
 } from "./streams.js";
 export type {
   ClientConnectedCallback,
+  FlowControlMixin,
   OpenConnectionOptions,
   OpenUnixConnectionOptions,
   StartServerOptions,
   StartUnixServerOptions,
+  StreamLimitOption,
   StreamReaderOptions,
   StreamStartTlsOptions,
 } from "./streams.js";

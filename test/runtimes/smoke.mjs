@@ -2,7 +2,7 @@
 // (dist/) is loaded as a user's program loads it. Prints one line per feature, `ok <name>` or `FAIL <name>: why`,
 // then exits with status 1 if any failed.
 //   node test/runtimes/smoke.mjs    bun test/runtimes/smoke.mjs    deno run -A test/runtimes/smoke.mjs
-// With feature names as arguments, runs only those.
+// With feature names as arguments, runs only those; `--skip=name` leaves one out.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 
@@ -142,10 +142,15 @@ const checks = {
   },
 };
 
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+const skip = args.filter((a) => a.startsWith("--skip=")).map((a) => a.slice("--skip=".length));
+const only = args.filter((a) => !a.startsWith("--skip="));
+for (const name of [...skip, ...only]) {
+  if (!(name in checks)) throw new RangeError(`unknown feature ${name}; the features: ${Object.keys(checks).join(", ")}`);
+}
 let failed = 0;
 for (const [name, check] of Object.entries(checks)) {
-  if (only.length > 0 && !only.includes(name)) continue;
+  if ((only.length > 0 && !only.includes(name)) || skip.includes(name)) continue;
   try {
     await Promise.race([
       check(),
