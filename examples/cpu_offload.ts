@@ -2,7 +2,7 @@
  * Keeping the event loop responsive while CPU-bound work runs: `toThread`, a `ThreadPoolExecutor`, a
  * `ProcessPoolExecutor`, and cancelling a job that would run for too long.
  *
- * Run it with `node --import tsx examples/cpu_offload.ts`. A heartbeat task prints a dot every 100 ms; it keeps
+ * Run it with `npm run example examples/cpu_offload.ts`. A heartbeat task prints a dot every 100 ms; it keeps
  * printing while the workers are busy, which it could not do if the work ran on the loop's thread.
  */
 import { availableParallelism } from "node:os";

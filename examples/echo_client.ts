@@ -2,7 +2,7 @@
  * A client for examples/echo_server.ts: sends a few lines, prints what comes back, then half-closes its side and
  * reads until the server closes too.
  *
- *   node --import tsx examples/echo_client.ts [port] [host]     (default 8888, 127.0.0.1)
+ *   npm run example examples/echo_client.ts [port] [host]     (default 8888, 127.0.0.1)
  */
 import * as asyncio from "asyncio-ts";
 

@@ -1,7 +1,7 @@
 /**
  * A small HTTP/1.1 server on streams, with keep-alive: enough for `curl` and for load generators.
  *
- *   node --import tsx examples/http_server.ts [port]       (default 8080; Ctrl-C stops it)
+ *   npm run example examples/http_server.ts [port]       (default 8080; Ctrl-C stops it)
  *   curl -v http://127.0.0.1:8080/                         a greeting
  *   curl -v http://127.0.0.1:8080/hello/world               the path, back
  *   curl -v --data 'some body' http://127.0.0.1:8080/echo   the request body, back

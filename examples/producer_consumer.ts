@@ -2,7 +2,7 @@
  * Producers and consumers around a bounded queue, as in Python's asyncio docs, with the other primitives next to
  * it: a Semaphore limiting how many downloads run at once, a Lock guarding shared totals, an Event to stop early.
  *
- *   node --import tsx examples/producer_consumer.ts
+ *   npm run example examples/producer_consumer.ts
  *
  * The producer puts URLs into a `Queue(3)`, so it waits whenever three are pending. Four workers take them with
  * `for await`, "download" each (a sleep), and mark it done with `taskDone()`. The producer `join()`s the queue,

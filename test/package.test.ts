@@ -174,6 +174,25 @@ console.log(await run(async () => { await sleep(3600); return getRunningLoop().t
     assert.equal(ok(node(["out/virtual.mjs"]), "the compiled ES module consumer").trim(), "3600 null");
   });
 
+  test("the README's quick start runs as it says, in a project that installed the package", () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const start = readme.indexOf("The whole file, ready to save as `hello.mts`");
+    const code = /```ts\n([^]*?)```/.exec(readme.slice(start))?.[1];
+    assert.ok(start >= 0 && code !== undefined, "the README's quick start is not where this test looks for it");
+    // The same program with the delays divided by ten.
+    writeFileSync(join(consumer, "hello.mts"), code.replace("sayAfter(1,", "sayAfter(0.1,").replace("sayAfter(2,", "sayAfter(0.2,"));
+    const runs = [["--import", "tsx", "hello.mts"]];
+    // Node's own type stripping, where this Node has it unflagged (22.18+, 23.6+).
+    if ((process.features as { typescript?: string | false }).typescript) runs.push(["hello.mts"]);
+    for (const args of runs) {
+      const lines = ok(node(args), `node ${args.join(" ")}`).trim().split("\n");
+      assert.equal(lines.length, 4, lines.join("\n"));
+      assert.match(lines[0]!, /^started at /);
+      assert.deepEqual(lines.slice(1, 3), ["hello", "world"]);
+      assert.match(lines[3]!, /^finished at /);
+    }
+  });
+
   test("asyncio-ts run runs a TypeScript script of a CommonJS project", () => {
     writeFileSync(
       join(consumer, "script.ts"),
