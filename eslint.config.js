@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".node24/**", "coverage/**", ".scratch*/**"] },
+  { ignores: ["dist/**", "node_modules/**", ".node24/**", ".runtimes/**", "docs/api/**", "coverage/**", ".scratch*/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

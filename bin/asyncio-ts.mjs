@@ -5,8 +5,9 @@
 //   asyncio-ts ps PID / pstree PID            the tasks of another running process, as a table / as an await tree
 import { spawn } from "node:child_process";
 import { existsSync, fstatSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import readline from "node:readline";
 import repl from "node:repl";
 import { PassThrough } from "node:stream";
@@ -47,13 +48,46 @@ async function enableTypeScript(script) {
   try {
     const tsx = await import("tsx/esm/api");
     tsx.register();
-    return;
+    return true;
   } catch {
     // Not installed where this package can see it.
   }
   if (!process.features.typescript) {
     fail(`cannot load ${script}: running a TypeScript script needs tsx (npm install --save-dev tsx) on this Node.js`);
   }
+  return false;
+}
+
+/** Whether Node loads `path` as CommonJS: a `.cts`, or a `.ts` whose nearest package.json does not say "module". */
+function isCommonJS(path) {
+  if (/\.c[jt]s$/.test(path)) return true;
+  if (/\.m[jt]s$/.test(path)) return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) {
+      try {
+        return JSON.parse(readFileSync(manifest, "utf8")).type !== "module";
+      } catch {
+        return true;
+      }
+    }
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * A TypeScript script of a CommonJS project (`npm init` writes `"type": "commonjs"`) is CommonJS: its
+ * `import ... from "asyncio-ts"` is a `require()`. tsx's import hook alone hands it to Node's require, which finds
+ * `import` syntax and fails with ERR_REQUIRE_CYCLE_MODULE; tsx's require hook compiles it properly, but would also
+ * compile the library's own ES modules into a second, CommonJS copy (a second loop registry: "no running event
+ * loop"). Requiring the library natively first puts the one ES module copy in require's cache, where both find it.
+ */
+async function enableCommonJSTypeScript() {
+  const require = createRequire(import.meta.url);
+  require("../dist/index.js");
+  require("../dist/testing.js");
+  const tsx = await import("tsx/cjs/api");
+  tsx.register();
 }
 
 async function runScript(args, debug) {
@@ -65,11 +99,20 @@ async function runScript(args, debug) {
     supervise();
     return;
   }
-  if (/\.[cm]?tsx?$/.test(path)) await enableTypeScript(script);
+  const withTsx = /\.[cm]?tsx?$/.test(path) && (await enableTypeScript(script));
   const asyncio = await loadLibrary();
+  if (withTsx && isCommonJS(path)) await enableCommonJSTypeScript();
   process.argv = [process.argv[0], path, ...scriptArgs];
   const mod = await import(pathToFileURL(path).href);
-  const main = typeof mod.main === "function" ? mod.main : typeof mod.default === "function" ? mod.default : null;
+  // A CommonJS script's exports are all in `default`.
+  const main =
+    typeof mod.main === "function"
+      ? mod.main
+      : typeof mod.default === "function"
+        ? mod.default
+        : typeof mod.default?.main === "function"
+          ? mod.default.main
+          : null;
   if (main === null) fail(`${script} does not export a \`main\` function (or a default export)`);
   try {
     // run() installs its Ctrl-C handler before it returns its promise: the supervisor's counter comes after it.

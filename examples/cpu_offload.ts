@@ -2,11 +2,11 @@
  * Keeping the event loop responsive while CPU-bound work runs: `toThread`, a `ThreadPoolExecutor`, a
  * `ProcessPoolExecutor`, and cancelling a job that would run for too long.
  *
- * Run it with `node --import tsx examples/cpu_offload.ts`. A heartbeat task prints a dot every 100 ms; it keeps
+ * Run it with `npm run example examples/cpu_offload.ts`. A heartbeat task prints a dot every 100 ms; it keeps
  * printing while the workers are busy, which it could not do if the work ran on the loop's thread.
  */
 import { availableParallelism } from "node:os";
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 /**
  * Counts the primes in [from, to). It is sent to a worker as its source text, so it uses nothing from this module:

@@ -2,9 +2,9 @@
  * A client for examples/echo_server.ts: sends a few lines, prints what comes back, then half-closes its side and
  * reads until the server closes too.
  *
- *   node --import tsx examples/echo_client.ts [port] [host]     (default 8888, 127.0.0.1)
+ *   npm run example examples/echo_client.ts [port] [host]     (default 8888, 127.0.0.1)
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 async function main(): Promise<void> {
   const port = Number(process.argv[2] ?? 8888);

@@ -1,13 +1,13 @@
 /**
  * A TCP echo server on streams: every line a client sends comes back.
  *
- *   node --import tsx examples/echo_server.ts [port]     (default 8888; Ctrl-C stops it)
- *   node --import tsx examples/echo_client.ts [port]     (in another terminal; or `nc 127.0.0.1 8888`)
+ *   npm run example examples/echo_server.ts [port]     (default 8888; Ctrl-C stops it)
+ *   npm run example examples/echo_client.ts [port]     (in another terminal; or `nc 127.0.0.1 8888`)
  *
  * As in Python: `startServer` calls the handler for each connection in a task of its own, and `serveForever()`
  * inside `server.with(...)` serves until cancelled (Ctrl-C), then closes the server and waits for its connections.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 async function handleEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): Promise<void> {
   // `[host, port]`; undefined when the client reset the connection before it was even accepted.

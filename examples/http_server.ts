@@ -1,7 +1,7 @@
 /**
  * A small HTTP/1.1 server on streams, with keep-alive: enough for `curl` and for load generators.
  *
- *   node --import tsx examples/http_server.ts [port]       (default 8080; Ctrl-C stops it)
+ *   npm run example examples/http_server.ts [port]       (default 8080; Ctrl-C stops it)
  *   curl -v http://127.0.0.1:8080/                         a greeting
  *   curl -v http://127.0.0.1:8080/hello/world               the path, back
  *   curl -v --data 'some body' http://127.0.0.1:8080/echo   the request body, back
@@ -13,7 +13,7 @@
  * `ConnectionError` for clients that reset or go away mid-request (not worth a stack trace), and a shutdown that
  * closes idle connections (`closeClients`) and waits for every handler (`waitClosed`).
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 const HEADER_LIMIT = 16 * 1024;
 const BODY_LIMIT = 1024 * 1024;

@@ -2,14 +2,14 @@
  * Producers and consumers around a bounded queue, as in Python's asyncio docs, with the other primitives next to
  * it: a Semaphore limiting how many downloads run at once, a Lock guarding shared totals, an Event to stop early.
  *
- *   node --import tsx examples/producer_consumer.ts
+ *   npm run example examples/producer_consumer.ts
  *
  * The producer puts URLs into a `Queue(3)`, so it waits whenever three are pending. Four workers take them with
  * `for await`, "download" each (a sleep), and mark it done with `taskDone()`. The producer `join()`s the queue,
  * then shuts it down, which ends the workers' loops. A worker cancelled mid-download loses no URL: a cancelled
  * `get()` never takes an item, and a worker cancelled in the middle of a download puts its URL back.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 interface Totals {
   downloads: number;

@@ -2,10 +2,10 @@
  * A shell pipeline built by hand: `sort | uniq -c | sort -rn`, with each process started by asyncio-ts and the
  * bytes carried between them by our streams (StreamReader → StreamWriter, with drain() for backpressure).
  *
- * Run it with `node --import tsx examples/subprocess_pipeline.ts`. It prints the ten most common words of a text,
+ * Run it with `npm run example examples/subprocess_pipeline.ts`. It prints the ten most common words of a text,
  * and the exit code of every stage.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 const { PIPE } = asyncio.subprocess;
 

@@ -4,7 +4,7 @@
  *
  * Times are printed as seconds since the section began, so you can see which waits overlapped.
  */
-import * as asyncio from "../src/index.js";
+import * as asyncio from "asyncio-ts";
 
 function section(title: string): void {
   console.log(`\n== ${title} ${"=".repeat(Math.max(0, 66 - title.length))}`);

@@ -21,8 +21,10 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-// A per-test timeout turns a hang into a failure with a name, instead of a CI run that never ends.
-const args = ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000"];
+// A per-test timeout turns a hang into a failure with a name, instead of a CI run that never ends. The
+// `asyncio-ts-source` condition resolves the package's own name ("asyncio-ts", as the examples import it) to src/,
+// so that no test ever runs a stale build.
+const args = ["--conditions=asyncio-ts-source", "--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000"];
 // On a terminal node:test's own `spec` reporter; elsewhere (CI logs, a pipe) a dot per test, the failures in full and
 // the summary, instead of thousands of lines of TAP (scripts/concise-reporter.mjs).
 if (!process.stdout.isTTY) args.push(`--test-reporter=${new URL("./concise-reporter.mjs", import.meta.url).href}`, "--test-reporter-destination=stdout");

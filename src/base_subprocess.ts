@@ -45,7 +45,7 @@ export const DEVNULL = -3;
  * Where one of the child's standard streams goes: `PIPE`, `DEVNULL`, `STDOUT` (stderr only), `null` or
  * `undefined` (inherit the parent's), a file descriptor, or an object with one (`fs.promises.FileHandle`, `process.stderr`).
  */
-export type StdioTarget = typeof PIPE | typeof STDOUT | typeof DEVNULL | number | { readonly fd: number } | null | undefined;
+export type StdioTarget = number | { readonly fd: number } | null | undefined;
 
 /** Options of `createSubprocessExec`, `createSubprocessShell`, `loop.subprocessExec` and `loop.subprocessShell`. */
 export interface SubprocessOptions {
@@ -807,7 +807,7 @@ declare module "./events.js" {
       program: string,
       args?: readonly string[],
       options?: SubprocessOptions,
-    ): Promise<[_SubprocessTransport, P]>;
+    ): Promise<[SubprocessTransport, P]>;
     /**
      * Runs `cmd` with the system shell (`/bin/sh -c cmd`; `cmd.exe` on Windows), otherwise as `subprocessExec`.
      *
@@ -817,7 +817,7 @@ declare module "./events.js" {
       protocolFactory: () => P,
       cmd: string,
       options?: SubprocessOptions,
-    ): Promise<[_SubprocessTransport, P]>;
+    ): Promise<[SubprocessTransport, P]>;
   }
 }
 

@@ -18,7 +18,7 @@ import { currentTaskOrNull, requireRunningLoop, runningLoopOrNull } from "./_int
 import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
-import { type Task, type _ScopeHooks, _asCancelledError } from "./tasks.js";
+import { type Task, _asCancelledError } from "./tasks.js";
 
 /** Options of `new CancelScope()`. */
 export interface CancelScopeOptions {
@@ -192,7 +192,8 @@ function checkShield(value: unknown, method: string): boolean {
  * A `shield` scope keeps cancellations from outside (outer scopes, `timeout()`, `task.cancel()`) out until it exits;
  * they are delivered at the first suspension after it.
  */
-export class CancelScope implements _ScopeHooks {
+export class CancelScope {
+  // It is the `_ScopeHooks` of tasks.ts (structurally: the published types leave internal interfaces out).
   // Invariants:
   // - `_task` and `_parent` are set on entry: the task, and its innermost scope at that moment (the enclosing one).
   //   While "active", the scope is on the chain from `_task._cancelScope` through `_parent` links.

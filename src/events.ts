@@ -80,7 +80,7 @@ function checkCallback(cb: unknown, method: string): void {
 }
 
 /** A callback scheduled with `callSoon`; `cancel()` keeps it from running. */
-export class Handle implements Runnable {
+export class Handle {
   /** @internal */ _callback: Callback | null;
   /** @internal */ _args: unknown[];
   /** @internal */ _cancelled = false;

@@ -267,7 +267,7 @@ const unretrievedRegistry = new FinalizationRegistry<_UnretrievedReport>((report
  * A result not yet known. `await` it (it is a `PromiseLike`), or add done callbacks.
  * `result()`, `exception()`, `cancelled()` read it; `setResult`, `setException`, `cancel` settle it once.
  */
-export class Future<T = unknown> implements PromiseLike<T>, Runnable {
+export class Future<T = unknown> implements PromiseLike<T> {
   // Invariants: `_state` moves once, from PENDING to CANCELLED or FINISHED. When FINISHED, `_hasException`
   // tells whether `_exception` or `_result` holds the outcome. `_callback0` then `_callbacks` hold, in registration
   // order, what has not been delivered (most Futures have one awaiter: it needs no array);

@@ -118,10 +118,12 @@ export {
 } from "./streams.js";
 export type {
   ClientConnectedCallback,
+  FlowControlMixin,
   OpenConnectionOptions,
   OpenUnixConnectionOptions,
   StartServerOptions,
   StartUnixServerOptions,
+  StreamLimitOption,
   StreamReaderOptions,
   StreamExtraInfo,
   StreamStartTlsOptions,

@@ -87,8 +87,9 @@ function checkBody(body: unknown, owner: string): void {
 }
 
 /**
- * @internal Binds an object to the loop it first waits on, as CPython's `_LoopBoundMixin`: it can be created
- * anywhere, and once a waiter of it has been created on a loop, waiting on it from another loop is a `RuntimeError`.
+ * Binds an object to the loop it first waits on, as CPython's `_LoopBoundMixin`: it can be created anywhere, and once
+ * a waiter of it has been created on a loop, waiting on it from another loop is a `RuntimeError`. Not exported: the
+ * base of the locks and queues, it shows in the published types only as a base class without public members.
  */
 export abstract class _LoopBound {
   #loop: EventLoop | null = null;

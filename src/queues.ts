@@ -446,7 +446,7 @@ export interface PriorityQueueOptions<T> {
  * they were put.
  */
 export class PriorityQueue<T = unknown> extends Queue<T> {
-  declare protected _queue: BinaryHeap<Entry<T>>;
+  /** @internal */ declare protected _queue: BinaryHeap<Entry<T>>;
   #compare: (a: T, b: T) => number;
   #seq = 0;
   /** The first error `compare` threw during one heap operation. */

@@ -16,7 +16,7 @@ import type { HostPort } from "./base_net.js";
 import { type SSLOption, type TlsTimeouts, tlsExtra, tlsHandshake } from "./sslproto.js";
 import { BaseTransport } from "./transports.js";
 import { _SocketTransport } from "./socket_transports.js";
-import { type LoopResource, holdErrors, inLoop, makeProtocol, releaseErrors, trackResource, untrackResource } from "./_internal/io/netutil.js";
+import { holdErrors, inLoop, makeProtocol, releaseErrors, trackResource, untrackResource } from "./_internal/io/netutil.js";
 import { describe } from "./_internal/validate.js";
 
 /**
@@ -79,7 +79,7 @@ export class ServerSocket<A extends HostPort | string = HostPort | string> {
  * `close()` stops listening; connections go on until closed; `waitClosed()` waits for them.
  * @typeParam A - What its sockets' `getsockname()` gives: `[host, port]` (TCP) or a path (Unix).
  */
-export class Server<A extends HostPort | string = HostPort | string> implements LoopResource {
+export class Server<A extends HostPort | string = HostPort | string> {
   // Invariants:
   // - `_nodeServers` is null once close() was called.
   // - `_clients` holds what keeps the server "in use": each connection's transport (and a TLS socket during its

@@ -11,7 +11,6 @@
 import { AsyncResource } from "node:async_hooks";
 import { addAwaitedBy, discardAwaitedBy } from "./_internal/kernel/awaited_by.js";
 import {
-  type Frame,
   RUN_DEFER,
   RUN_DONE,
   RUN_STEP,
@@ -131,7 +130,7 @@ function attachBody(task: Task<unknown>): void {
  * A Future that runs a coroutine function. Create one with `createTask(fn)`; await it for the result.
  * `cancel()` throws `CancelledError` into the body at the `await` it is suspended on.
  */
-export class Task<T = unknown> extends Future<T> implements Frame {
+export class Task<T = unknown> extends Future<T> {
   // Invariants:
   // - `_started` is false until the body is called. Until then the Task sits once on the ready queue, and `_run`
   //   means "start"; afterwards `_run` delivers done callbacks as for any Future.

@@ -19,6 +19,11 @@ import { EventLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import { type RunnerOptions, run as runWithRunner } from "./runners.js";
+// A loop has the same methods whichever entry point was imported: these modules add theirs to EventLoop.prototype.
+import "./base_net.js";
+import "./unix_events.js";
+import "./base_subprocess.js";
+import "./executors.js";
 
 /** Options of `VirtualEventLoop` and `testing.run`. */
 export interface VirtualEventLoopOptions {

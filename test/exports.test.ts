@@ -50,3 +50,10 @@ test("the package has no default export, only named ones", async () => {
   const mod = (await import("../src/index.js")) as Record<string, unknown>;
   assert.equal("default" in mod, false);
 });
+
+test("inside the test suite the package's own name resolves to its sources, never to a build", async () => {
+  // Examples import "asyncio-ts"; the runner's `--conditions=asyncio-ts-source` makes that the same module as src/.
+  assert.equal(import.meta.resolve("asyncio-ts"), new URL("../src/index.ts", import.meta.url).href);
+  assert.equal(import.meta.resolve("asyncio-ts/testing"), new URL("../src/testing.ts", import.meta.url).href);
+  assert.equal(await import("asyncio-ts"), await import("../src/index.js"));
+});

@@ -1,7 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, connect } from "node:net";
+import { fileURLToPath } from "node:url";
 import * as asyncio from "../src/index.js";
 import * as testingModule from "../src/testing.js";
 import { coreBodies, type CoreContext } from "./conformance/core_bodies.js";
@@ -28,6 +30,23 @@ describe("the testing module", () => {
   test("is the same module as asyncio.testing", () => {
     assert.equal(asyncio.testing.VirtualEventLoop, testingModule.VirtualEventLoop);
     assert.equal(asyncio.testing.run, testingModule.run);
+  });
+
+  test("importing only asyncio-ts/testing gives a loop with every method of EventLoop", () => {
+    // A fresh process, so that no other module of the package was imported before.
+    const code = [
+      'const { VirtualEventLoop } = await import("asyncio-ts/testing");',
+      "const proto = Object.getPrototypeOf(VirtualEventLoop.prototype);",
+      "console.log(JSON.stringify(Object.getOwnPropertyNames(proto).sort()));",
+    ].join("\n");
+    const child = spawnSync(process.execPath, ["--conditions=asyncio-ts-source", "--import", "tsx", "--input-type=module", "-e", code], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      encoding: "utf8",
+    });
+    assert.equal(child.status, 0, child.stderr);
+    const expected = Object.getOwnPropertyNames(asyncio.EventLoop.prototype).sort();
+    assert.ok(expected.includes("createConnection") && expected.includes("runInExecutor") && expected.includes("subprocessExec"));
+    assert.deepEqual(JSON.parse(child.stdout) as string[], expected);
   });
 
   test("VirtualEventLoop is an EventLoop whose clock starts at 0, or at `start`", () => {

@@ -28,7 +28,9 @@ export function resolveWriteLimits(high: number | null | undefined, low: number 
 
 /** What flow control calls when the protocol must pause or may resume writing. */
 export interface FlowControlTarget {
+  /** @internal */
   _pauseWriting(): void;
+  /** @internal */
   _resumeWriting(): void;
 }
 

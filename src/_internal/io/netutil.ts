@@ -101,7 +101,10 @@ export function checkTimeout(value: unknown, name: string, method: string): numb
 
 /** Something that holds a socket and must not outlive its loop (a transport, a server). */
 export interface LoopResource {
-  /** Called by `loop.close()` when still open: releases the socket without calling back; returns its description. */
+  /**
+   * @internal Called by `loop.close()` when still open: releases the socket without calling back; returns its
+   * description.
+   */
   _releaseOnLoopClose(): string;
 }
 

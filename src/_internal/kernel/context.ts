@@ -13,8 +13,8 @@ import { RuntimeError } from "../../exceptions.js";
 
 /** What the async context knows: the loop, and the task when the code is a task's body. */
 export interface Frame {
-  readonly _frameLoop: EventLoop;
-  readonly _frameTask: Task<unknown> | null;
+  /** @internal */ readonly _frameLoop: EventLoop;
+  /** @internal */ readonly _frameTask: Task<unknown> | null;
 }
 
 export const frameStorage = new AsyncLocalStorage<Frame>();
@@ -61,5 +61,5 @@ export type RunResult = typeof RUN_DONE | typeof RUN_STEP | typeof RUN_STEP_MORE
 
 /** Anything that can sit in the loop's ready queue: a Handle, a Future delivering its callbacks, a Task starting. */
 export interface Runnable {
-  _run(): RunResult;
+  /** @internal */ _run(): RunResult;
 }

@@ -48,7 +48,7 @@ export interface FunctionCall<F extends (...args: any[]) => unknown = (...args: 
   readonly fn: F;
 }
 
-/** @internal What a job runs, as sent to the worker. */
+/** What a job runs, as sent to the worker. */
 export type JobRequest =
   | { readonly kind: "source"; readonly source: string; readonly label: string }
   | { readonly kind: "module"; readonly url: string; readonly exportName: string; readonly label: string };
@@ -455,6 +455,12 @@ export abstract class PoolWorker {
   abstract describe(): string;
 }
 
+// Bun caches what it compiled of a program by the program's text, but compiles a thread's program as a module and
+// a process's `-e` program as a script: with one text for both, whichever ran first broke the other (a thread saw
+// "require is not defined", a process exited before its first job). So each kind gets a text of its own.
+const THREAD_SOURCE = `// worker thread\n${WORKER_SOURCE}`;
+const PROCESS_SOURCE = `// worker process\n${WORKER_SOURCE}`;
+
 class ThreadWorker extends PoolWorker {
   private readonly worker: Worker;
   /** Bumped after each message: an idle thread waits on it for a moment before going back to its event loop. */
@@ -463,7 +469,7 @@ class ThreadWorker extends PoolWorker {
   constructor(pool: WorkerPool) {
     super(pool);
     // The worker inherits the parent's Node flags (Node keeps those a thread may have), so loaders apply there too.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { wake: this.wake.buffer } });
+    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { wake: this.wake.buffer } });
     this.worker.on("message", (reply: Reply) => pool._onReply(this, reply));
     this.worker.on("error", (error) => {
       this.lastError = error;
@@ -529,7 +535,7 @@ class ProcessWorker extends PoolWorker {
 
   constructor(pool: WorkerPool) {
     super(pool);
-    this.child = spawn(process.execPath, [...childExecArgv(), "-e", WORKER_SOURCE], {
+    this.child = spawn(process.execPath, [...childExecArgv(), "-e", PROCESS_SOURCE], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       serialization: "advanced",
       windowsHide: true,
