@@ -66,7 +66,8 @@ export { Runner, run } from "./runners.js";
 export type { RunOptions, RunnerOptions, RunnerRunOptions } from "./runners.js";
 
 // Synchronization primitives and queues (locks.ts, queues.ts).
-export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Guard } from "./locks.js";
+export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier } from "./locks.js";
+export { Guard } from "./mixins.js";
 export type {
   BarrierState,
   BarrierStatistics,

@@ -15,7 +15,7 @@ import type { Task } from "./tasks.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { currentTaskOrNull } from "./_internal/kernel/context.js";
 import { RuntimeError, WouldBlock } from "./exceptions.js";
-import { _LoopBound } from "./locks.js";
+import { Guard, _LoopBound } from "./mixins.js";
 import { describe } from "./_internal/validate.js";
 
 /** What `acquire()` returns when no waiting is needed: one shared settled promise. */
@@ -102,6 +102,16 @@ export class CapacityLimiter extends _LoopBound {
   /** How many tokens are free: `totalTokens - borrowedTokens`, never below 0. */
   get availableTokens(): number {
     return Math.max(0, this.#total - this.#borrowers.size);
+  }
+
+  /**
+   * Takes a token (as `acquire`) and resolves with a `Guard` that gives it back once disposed:
+   * `using token = await limiter.acquireGuard();`. Dispose it in the task that took it, as `release()` must be.
+   *
+   * Cancellation: as `acquire`: a cancelled call takes no token and returns no guard.
+   */
+  acquireGuard(): Promise<Guard> {
+    return this.acquire().then(() => new Guard(() => this.release()));
   }
 
   /**

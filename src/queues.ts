@@ -11,7 +11,8 @@ import type { Future } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { BinaryHeap } from "./_internal/kernel/heap.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./exceptions.js";
-import { Event, type WaitOptions, _LoopBound, _removeWaiter } from "./locks.js";
+import { Event, type WaitOptions } from "./locks.js";
+import { _LoopBound, _removeWaiter } from "./mixins.js";
 import { describe } from "./_internal/validate.js";
 import { AbortLink, abortError, signalOf } from "./_internal/abort.js";
 

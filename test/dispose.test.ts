@@ -415,3 +415,49 @@ describe("Process disposal", () => {
       assert.equal(proc.returncode, -9);
     }));
 });
+
+describe("CapacityLimiter.acquireGuard", () => {
+  test("`using` borrows a token for the block and gives it back at its end", () =>
+    vrun(async () => {
+      const limiter = new asyncio.CapacityLimiter(2);
+      {
+        using token = await limiter.acquireGuard();
+        assert.equal(limiter.borrowedTokens, 1);
+        assert.equal(token.held, true);
+      }
+      assert.equal(limiter.borrowedTokens, 0);
+    }));
+
+  test("the token is given back when the block throws, and the next waiter gets it", () =>
+    vrun(async () => {
+      const limiter = new asyncio.CapacityLimiter(1);
+      const order: string[] = [];
+      const first = asyncio.createTask(async () => {
+        using _token = await limiter.acquireGuard();
+        order.push("first in");
+        await asyncio.sleep(1);
+        throw new Error("inside");
+      });
+      const second = asyncio.createTask(async () => {
+        using _token = await limiter.acquireGuard();
+        order.push("second in");
+      });
+      assert.equal(((await rejection(first)) as Error).message, "inside");
+      await second;
+      assert.deepEqual(order, ["first in", "second in"]);
+      assert.equal(limiter.borrowedTokens, 0);
+    }));
+
+  test("a cancelled acquireGuard borrows nothing", () =>
+    vrun(async () => {
+      const limiter = new asyncio.CapacityLimiter(1);
+      await limiter.acquire();
+      const waiter = asyncio.createTask(() => limiter.acquireGuard());
+      await tick();
+      waiter.cancel();
+      isInstance(await rejection(waiter), asyncio.CancelledError);
+      limiter.release();
+      assert.equal(limiter.borrowedTokens, 0);
+      assert.equal(limiter.statistics().tasksWaiting, 0);
+    }));
+});
