@@ -15,10 +15,10 @@
  */
 import { inspect } from "node:util";
 import { currentTaskOrNull, requireRunningLoop, runningLoopOrNull } from "./_internal/kernel/context.js";
-import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
+import { CancelledError, RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
-import { type Task, _asCancelledError } from "./tasks.js";
+import type { Task } from "./tasks.js";
 
 /** Options of `new CancelScope()`. */
 export interface CancelScopeOptions {

@@ -339,3 +339,14 @@ function formatExceptionGroup(
   if (!closed) lines.push(`  +${"-".repeat(36)}`);
   return lines;
 }
+
+/**
+ * When code handed `task.signal` to an API (fetch, timers/promises, events.once), cancelling the task makes that
+ * API reject with an AbortError whose cause (or which itself) is our CancelledError: treat it as the cancellation.
+ * @internal
+ */
+export function _asCancelledError(error: unknown): CancelledError | null {
+  if (error instanceof CancelledError) return error;
+  if (error instanceof Error && error.name === "AbortError" && error.cause instanceof CancelledError) return error.cause;
+  return null;
+}

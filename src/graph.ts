@@ -20,7 +20,8 @@ import { type FrameSnapshot, type ProcessSnapshot, SNAPSHOT_KEY, type TaskSnapsh
 import { RuntimeError } from "./exceptions.js";
 import type { EventLoop } from "./events.js";
 import { Future } from "./futures.js";
-import { GatheringFuture, Task } from "./tasks.js";
+import { Task } from "./tasks.js";
+import { GatheringFuture } from "./waiting.js";
 
 /** One frame of a call stack, innermost first in `FutureCallGraph.callStack`. */
 export interface FrameCallGraphEntry {

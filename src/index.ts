@@ -35,16 +35,11 @@ export type { Callback, ContextRunner, ExceptionContext, ExceptionHandler, TaskF
 export { Future, isFuture } from "./futures.js";
 export type { Awaitable, DoneCallback, FutureState } from "./futures.js";
 
+export { Task, createTask, currentTask, allTasks, eagerTaskFactory, ensureFuture, sleep } from "./tasks.js";
+export type { SignalOption, TaskOptions } from "./tasks.js";
 export {
-  Task,
   GatheringFuture,
   AsCompletedIterator,
-  createTask,
-  currentTask,
-  allTasks,
-  eagerTaskFactory,
-  ensureFuture,
-  sleep,
   gather,
   wait,
   waitFor,
@@ -53,8 +48,8 @@ export {
   FIRST_COMPLETED,
   FIRST_EXCEPTION,
   ALL_COMPLETED,
-} from "./tasks.js";
-export type { AwaitedOf, GatherOptions, ReturnWhen, SignalOption, TaskOptions } from "./tasks.js";
+} from "./waiting.js";
+export type { AwaitedOf, GatherOptions, ReturnWhen } from "./waiting.js";
 
 export { Timeout, timeout, timeoutAt } from "./timeouts.js";
 export type { TimeoutOptions } from "./timeouts.js";

@@ -4,7 +4,8 @@
  * everything runs on the loop's clock and a `testing.VirtualEventLoop` runs an hour of backoff in milliseconds.
  * @module
  */
-import { _asCancelledError, sleep } from "./tasks.js";
+import { _asCancelledError } from "./exceptions.js";
+import { sleep } from "./tasks.js";
 import { timeout } from "./timeouts.js";
 import { describe } from "./_internal/validate.js";
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { getRunningLoop, type EventLoop } from "./events.js";
 import type { Future } from "./futures.js";
-import { gather } from "./tasks.js";
+import { gather } from "./waiting.js";
 import { FlowControlMixin, StreamReader, StreamWriter } from "./streams.js";
 import type { BaseTransport, Transport } from "./transports.js";
 import {

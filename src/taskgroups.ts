@@ -7,10 +7,10 @@
 import { inspect } from "node:util";
 import { addAwaitedBy, discardAwaitedBy } from "./_internal/kernel/awaited_by.js";
 import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
-import { type CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
+import { type CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError, _asCancelledError } from "./exceptions.js";
 import type { EventLoop } from "./events.js";
 import type { Future } from "./futures.js";
-import { type Task, type TaskOptions, _asCancelledError, _checkCoroutineFunction } from "./tasks.js";
+import { type Task, type TaskOptions, _checkCoroutineFunction } from "./tasks.js";
 import { type CancelScope, type _Parked, _exemptFromScopes, _rearm, _requestCancel, _scopeOf, _withdraw } from "./cancel_scopes.js";
 
 /** What `TaskGroup.start` hands its function: call `started(value)` once the task is ready. */

@@ -5,10 +5,10 @@
  */
 import { inspect } from "node:util";
 import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
-import { CancelledError, RuntimeError, TimeoutError } from "./exceptions.js";
+import { CancelledError, RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import { type AbortRegistration, abortError, onAbort, signalOf } from "./_internal/abort.js";
 import type { Handle } from "./events.js";
-import { type Task, _asCancelledError } from "./tasks.js";
+import type { Task } from "./tasks.js";
 import { checkSecondsOrNull } from "./_internal/validate.js";
 import { type CancelScope, type _Parked, _heldOnEntry, _requestCancel, _scopeCancelVisible, _scopeOf, _withdraw } from "./cancel_scopes.js";
 
