@@ -196,7 +196,12 @@ export class Task<T = unknown> extends Future<T> implements Frame {
       this._mustCancel = false;
       this._settle(() => Future.prototype.cancel.call(this, this._cancelMessage));
     } else {
-      this._settle(() => Future.prototype.setResult.call(this, value));
+      // As `_settle`, without a closure per task: this is every task's end.
+      try {
+        Future.prototype.setResult.call(this, value);
+      } catch {
+        // Only the scheduling on a closed loop can fail.
+      }
     }
   }
 
