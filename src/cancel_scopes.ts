@@ -47,7 +47,7 @@ const heldRequests = new WeakSet<Task<unknown>>();
  * must not count it as its own.
  */
 export function _heldOnEntry(task: Task<unknown>): boolean {
-  return task._mustCancel && heldRequests.has(task);
+  return task._mustCancel === true && heldRequests.has(task);
 }
 
 /** Waits that a cancelled scope does not interrupt (a task group waiting for children it has already cancelled). */
@@ -139,7 +139,7 @@ export function _requestCancel(task: Task<unknown>, origin: CancelScope | null, 
   if (task._state !== "PENDING") return null;
   task._numCancelsRequested++;
   const abort = task._abort;
-  if (abort !== null && !abort.signal.aborted) abort.abort(new CancelledError(msg));
+  if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
   origin._pending++;
   const parked: _Parked = { node: origin, epoch: origin._epoch };
   recheck(task);

@@ -6,9 +6,9 @@
  * cancelled, or both. A waiter that was woken and then cancelled before it could run hands the wakeup to the next
  * one, so a cancellation never swallows a release or a notify. Nothing allocates a Future unless it has to wait.
  *
- * A single wait (Lock, Event, Semaphore) registers with `fut.then(onWoken, onFailed)` inside the call, in the
- * caller's async context, so cancelling the calling task cancels `fut`; the handlers run when the calling task
- * resumes, with a `CancelledError` if it was cancelled after being woken. Waits that may repeat (Condition,
+ * A single wait (Lock, Event, Semaphore) registers with `fut._wait(onWoken, onFailed)` inside the call, with the
+ * calling task, so cancelling that task cancels `fut`, and returns a native promise; the handlers run when the
+ * calling task resumes, with a `CancelledError` if it was cancelled after being woken. Waits that may repeat (Condition,
  * queues) are async functions, so each new waiter is awaited in the caller's context too.
  * @module
  */
@@ -188,13 +188,12 @@ export interface EventStatistics {
  * awaiting task (as CPython's waiter leaves in a `finally` when it resumes), or at once when cancelled.
  */
 class EventWaiter extends Future<true> {
-  private listed = true;
+  /** The Event's waiter list while this waiter is in it; null once it left. */
+  private list: Deque<EventWaiter> | null;
 
-  constructor(
-    loop: EventLoop,
-    private readonly list: Deque<EventWaiter>,
-  ) {
+  constructor(loop: EventLoop, list: Deque<EventWaiter>) {
     super({ loop });
+    this.list = list;
   }
 
   override cancel(msg?: string): boolean {
@@ -219,9 +218,10 @@ class EventWaiter extends Future<true> {
   }
 
   private unlist(): void {
-    if (!this.listed) return;
-    this.listed = false;
-    _removeWaiter(this.list, this);
+    const list = this.list;
+    if (list === null) return;
+    this.list = null;
+    _removeWaiter(list, this);
   }
 }
 
@@ -258,20 +258,26 @@ export class Event extends _LoopBound {
   }
 
   /**
-   * Resolves with `true` once the flag is set (at once if it already is). A blocked call returns the waiter's
-   * Future itself, so awaiting it costs one Future per waiter and nothing more.
+   * Resolves with `true` once the flag is set (at once if it already is). A blocked call from a task registers its
+   * waiter Future with the task at once and returns a native promise of it (see `Future._wait`).
    *
    * Cancellation: the call stops waiting; nothing else changes. Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
   wait(options?: WaitOptions | null): Promise<true> {
     if (options !== undefined) return this.#waitWithOptions(options);
     if (this.#value) return RESOLVED_TRUE;
-    let loop: EventLoop;
+    let fut: EventWaiter;
     try {
-      loop = this._getLoop();
+      fut = this.#newWaiter();
     } catch (error) {
       return Promise.reject(error);
     }
+    return fut._wait();
+  }
+
+  /** A waiter Future for a blocked `wait()`, on the list `set()` completes. */
+  #newWaiter(): EventWaiter {
+    const loop = this._getLoop();
     const waiters = (this.#waiters ??= new Deque());
     const fut = new EventWaiter(loop, waiters);
     waiters.push(fut);
@@ -282,9 +288,15 @@ export class Event extends _LoopBound {
     const signal = signalOf(options, "Event.wait");
     if (signal === null) return this.wait();
     if (signal.aborted) return Promise.reject(abortError(signal));
-    const result = this.wait();
-    if (result instanceof Future) cancelOnAbort(signal, result);
-    return result;
+    if (this.#value) return RESOLVED_TRUE;
+    let fut: EventWaiter;
+    try {
+      fut = this.#newWaiter();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    cancelOnAbort(signal, fut);
+    return fut._wait();
   }
 
   /** Whether the flag is set, and how many callers wait for it. */

@@ -56,7 +56,7 @@ export abstract class _LoopBound {
     }
     waiters.push(fut);
     if (link !== null) return this.#queueLinked(waiters, fut, onWoken, onFailed, link, ownLink);
-    return fut.then(
+    return fut._wait(
       () => {
         _removeWaiter(waiters, fut);
         onWoken();

@@ -131,15 +131,16 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal */ readonly _coro: () => PromiseLike<T> | T;
   /** @internal The name, or the N of the default name `Task-N` (the string is made only when asked for). */
   _name: string | number;
-  /** @internal */ readonly _context: ContextRunner | null;
+  /** @internal Absent unless given (see Future's rare fields). */ declare readonly _context: ContextRunner | undefined;
   /** @internal */ _started = false;
   /** @internal */ _futWaiter: Future<unknown> | null = null;
-  /** @internal */ _mustCancel = false;
+  /** @internal Absent (falsy) until a `cancel()` sets it (see Future's rare fields). */ declare _mustCancel: boolean | undefined;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal */ _cancelScope: _ScopeHooks | null = null;
   /** @internal The async context of the creator, for a lazily started task with no explicit context. */
   private _scope: AsyncResource | null = null;
-  /** @internal */ _abort: AbortController | null = null;
+  /** Absent until `signal` is first read. */
+  /** @internal */ declare _abort: AbortController | undefined;
 
   /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
   constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {
@@ -150,13 +151,13 @@ export class Task<T = unknown> extends Future<T> {
     super({ loop });
     this._coro = coro;
     this._name = options.name !== undefined ? String(options.name) : ++taskCounter;
-    this._context = options.context ?? null;
+    if (options.context !== undefined && options.context !== null) this._context = options.context;
     loop._tasks.add(this as Task<unknown>);
     if (signal !== null) this._followSignal(signal);
     if (options.eagerStart === true && loop._running) {
       this._start(true);
     } else {
-      if (this._context === null) this._scope = new AsyncResource("asyncio-ts.Task", RESOURCE_OPTIONS);
+      if (this._context === undefined) this._scope = new AsyncResource("asyncio-ts.Task", RESOURCE_OPTIONS);
       loop._enqueue(this);
     }
   }
@@ -200,7 +201,7 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (!eager) this._loop._stepTask = this as Task<unknown>;
     const scope = this._scope;
-    if (this._context !== null) {
+    if (this._context !== undefined) {
       this._context(startBody, this);
     } else if (scope !== null && !eager) {
       this._scope = null;
@@ -221,7 +222,12 @@ export class Task<T = unknown> extends Future<T> {
       this._mustCancel = false;
       this._settle(() => Future.prototype.cancel.call(this, this._cancelMessage));
     } else {
-      this._settle(() => Future.prototype.setResult.call(this, value));
+      // As `_settle`, without a closure per task: this is every task's end.
+      try {
+        Future.prototype.setResult.call(this, value);
+      } catch {
+        // Only the scheduling on a closed loop can fail.
+      }
     }
   }
 
@@ -276,7 +282,7 @@ export class Task<T = unknown> extends Future<T> {
     this._markRetrieved();
     if (this._state !== "PENDING") return false;
     this._numCancelsRequested++;
-    if (this._abort !== null && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg));
+    if (this._abort !== undefined && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg));
     if (this._cancelScope !== null) return this._cancelScope._onCancel(this as Task<unknown>, msg);
     const waiter = this._futWaiter;
     // A waiter that was cancelled may be a Task that ignores it; it stays our waiter so a later cancel reaches it.
@@ -298,7 +304,7 @@ export class Task<T = unknown> extends Future<T> {
       this._mustCancel = false;
       if (this._cancelScope !== null) this._cancelScope._dropPending();
       // Signals handed out stay aborted; the next `signal` is a fresh one, so a retry after a handled cancel works.
-      if (this._abort !== null && this._abort.signal.aborted) this._abort = null;
+      if (this._abort !== undefined && this._abort.signal.aborted) this._abort = undefined;
     }
     return this._numCancelsRequested;
   }
@@ -309,7 +315,7 @@ export class Task<T = unknown> extends Future<T> {
    * the count of cancel requests back to 0, this is a new signal, not aborted (those handed out before stay aborted).
    */
   get signal(): AbortSignal {
-    if (this._abort === null) {
+    if (this._abort === undefined) {
       this._abort = new AbortController();
       if (this._numCancelsRequested > 0 || this._state === "CANCELLED") {
         this._abort.abort(new CancelledError(this._cancelMessage));
@@ -345,7 +351,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** The async context given with `context`, or null when the task runs in its creator's context. */
   getContext(): ContextRunner | null {
-    return this._context;
+    return this._context ?? null;
   }
 
   /** Best effort: the creation stack (recorded in debug mode), as a list of frames; empty otherwise. */

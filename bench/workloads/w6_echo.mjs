@@ -84,13 +84,26 @@ function drive(port, { size, rounds }) {
   });
 }
 
-/** Both figures against one server: round trips/s at 1 KiB and MB/s at 64 KiB. */
+/** The server's CPU time (user + system, µs) spent while `run` drives the client, and what `run` returned. */
+async function withServerCpu(run) {
+  const before = process.cpuUsage();
+  const result = await run();
+  const used = process.cpuUsage(before);
+  return [result, used.user + used.system];
+}
+
+/**
+ * Both figures against one server: round trips/s at 1 KiB and MB/s at 64 KiB, with the server's CPU per round trip
+ * (warm-up round trips included), so that the client's share of the two cores is visible.
+ */
 async function measure(port) {
-  const small = await drive(port, SMALL);
-  const large = await drive(port, LARGE);
+  const [small, smallCpu] = await withServerCpu(() => drive(port, SMALL));
+  const [large, largeCpu] = await withServerCpu(() => drive(port, LARGE));
   return {
     rtPerSec: (CONNECTIONS * SMALL.rounds) / small,
     mbPerSec: (CONNECTIONS * LARGE.rounds * LARGE.size) / large / 1e6,
+    cpuUsPerRt: smallCpu / (CONNECTIONS * (SMALL.rounds + WARMUP_ROUNDS)),
+    cpuUsPerRt64K: largeCpu / (CONNECTIONS * (LARGE.rounds + WARMUP_ROUNDS)),
   };
 }
 
@@ -140,6 +153,10 @@ export default {
         streamsMBps64K: streams.mbPerSec,
         protocolsRtPerSec: protocols.rtPerSec,
         protocolsMBps64K: protocols.mbPerSec,
+        streamsCpuUsPerRt: streams.cpuUsPerRt,
+        streamsCpuUsPerRt64K: streams.cpuUsPerRt64K,
+        protocolsCpuUsPerRt: protocols.cpuUsPerRt,
+        protocolsCpuUsPerRt64K: protocols.cpuUsPerRt64K,
       };
     });
   },
@@ -157,6 +174,6 @@ export default {
     const raw = await measure(server.address().port);
     server.close();
     for (const s of sockets) s.destroy();
-    return { value: raw.rtPerSec, rawMBps64K: raw.mbPerSec };
+    return { value: raw.rtPerSec, rawMBps64K: raw.mbPerSec, rawCpuUsPerRt: raw.cpuUsPerRt, rawCpuUsPerRt64K: raw.cpuUsPerRt64K };
   },
 };
