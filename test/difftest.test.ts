@@ -1,6 +1,7 @@
 // The differential test against CPython 3.13.0: each program of test/difftest/corpus.json, ported to asyncio-ts,
 // must print exactly the trace CPython printed. Every program runs on the virtual-time loop; every 25th also on the
-// real loop. Regenerate the corpus with `npm run difftest -- --seeds 1100 --write-corpus` (needs CPython 3.13.0).
+// real loop. Regenerate the corpus with `npm run difftest -- --seeds 1150 --repeat --write-corpus` (needs CPython
+// 3.13.0; --repeat drops programs whose trace differs between two CPython runs, e.g. on a busy machine).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type CorpusEntry, describeMismatch, firstDifference, readCorpus } from "./difftest/corpus.js";

@@ -51,13 +51,18 @@ function now() {
 
 function dl(site, gap) {
   const current = asyncio.getRunningLoop().time();
+  return at(site, gap) - current;
+}
+
+function at(site, gap) {
+  const current = asyncio.getRunningLoop().time();
   let slot = slotNow(current) + gap;
   while (slot % SITES !== site) slot += 1;
   if (usedSlots.has(slot)) flags.push(\`slot \${slot} used twice\`);
   usedSlots.add(slot);
   const delay = T0 + slot * SLOT - current;
   if (delay < 0.02) flags.push(\`slot \${slot} armed \${delay.toFixed(3)}s ahead\`);
-  return delay;
+  return T0 + slot * SLOT;
 }
 
 function check_order(...tasks) {
@@ -86,6 +91,12 @@ async function h_yield_raise(x) {
   throw new Boom(x);
 }
 
+async function h_cancel_self(x) {
+  asyncio.currentTask().cancel(x);
+  await asyncio.sleep(0);
+  return x;
+}
+
 async function h_sleep(x, site, gap) {
   await asyncio.sleep(dl(site, gap));
   return x;
@@ -94,6 +105,7 @@ async function h_sleep(x, site, gap) {
 
 const HELPERS: Record<HelperCall["fn"], string> = {
   ret: "h_ret", nested: "h_nested", raise: "h_raise", yield: "h_yield", yieldRaise: "h_yield_raise", sleep: "h_sleep",
+  cancelSelf: "h_cancel_self",
 };
 
 /** The `instanceof` test of each Python `except` class (`Exception` is everything but CancelledError). */
@@ -120,6 +132,7 @@ export function emitJs(program: Program): string {
   out.nested(() => {
     out.add("const loop = asyncio.getRunningLoop();", "T0 = loop.time();");
     for (const p of program.prims) out.add(`const ${p.name} = ${primConstructor(p)};`);
+    for (const p of program.prims) if (p.kind === "cond") out.add(`const ${p.name}_n = [0];`);
     for (const t of program.tasks) out.add(`let ${t.name} = null;`);
     for (const t of program.tasks) taskFunction(out, t);
     out.add("try {");
@@ -157,6 +170,10 @@ function primConstructor(p: Prim): string {
       return `new asyncio.Barrier(${p.size})`;
     case "queue":
       return p.size > 0 ? `new asyncio.Queue(${p.size})` : "new asyncio.Queue()";
+    case "lifo":
+      return p.size > 0 ? `new asyncio.LifoQueue(${p.size})` : "new asyncio.LifoQueue()";
+    case "pq":
+      return p.size > 0 ? `new asyncio.PriorityQueue(${p.size})` : "new asyncio.PriorityQueue()";
   }
 }
 
@@ -285,10 +302,35 @@ function stmt(out: Lines, s: Stmt): void {
       );
       return;
     case "condNotify":
-      withBlock(out, s.prim, "", () => out.add(s.all ? `${s.prim}.notifyAll();` : `${s.prim}.notify();`));
+      withBlock(out, s.prim, "", () => out.add(`${s.prim}_n[0] += 1;`, s.all ? `${s.prim}.notifyAll();` : `${s.prim}.notify();`));
+      return;
+    case "condWaitFor":
+      withBlock(out, s.prim, "", () => {
+        out.add(`print(${quote(s.label)}, "waits for", ${s.n});`);
+        out.add(`const ${s.v} = await ${s.prim}.waitFor(() => ${s.prim}_n[0] >= ${s.n});`);
+        printValue(out, s.label, s.v);
+      });
+      return;
+    case "qTaskDone":
+      guarded(out, s.label, s.v, `${s.prim}.taskDone();`);
+      return;
+    case "qJoin":
+      out.add(`await ${s.prim}.join();`, `print(${quote(s.label)}, "joined");`);
+      return;
+    case "semRelease":
+      guarded(out, s.label, s.v, `${s.prim}.release();`);
+      return;
+    case "evPulse":
+      out.add(`${s.prim}.set();`, `${s.prim}.clear();`);
+      return;
+    case "barrierReset":
+      out.add(`await ${s.prim}.reset();`);
+      return;
+    case "reschedule":
+      out.add(`${s.cm}.reschedule(${s.timer === null ? "loop.time()" : `at(${s.timer.site}, ${s.timer.gap})`});`);
       return;
     case "qPut":
-      out.add(s.nowait ? `${s.prim}.putNowait(${s.item});` : `await ${s.prim}.put(${s.item});`);
+      out.add(s.nowait ? `${s.prim}.putNowait(${item(s.item)});` : `await ${s.prim}.put(${item(s.item)});`);
       printValue(out, s.label, `${s.prim}.qsize()`);
       return;
     case "qGet":
@@ -341,6 +383,22 @@ function stmt(out: Lines, s: Stmt): void {
   }
 }
 
+function item(value: number | [number, number]): string {
+  return typeof value === "number" ? String(value) : `[${value.join(", ")}]`;
+}
+
+/** `call` (which may throw asyncio-ts's ValueError, a RangeError), printing "ok" or the error. */
+function guarded(out: Lines, label: string, v: string, call: string): void {
+  out.add("try {");
+  out.nested(() => out.add(call, `print(${quote(label)}, "ok");`));
+  out.add(`} catch (${v}) {`);
+  out.nested(() => {
+    out.add(`if (!(${v} instanceof RangeError)) throw ${v};`);
+    printValue(out, label, v);
+  });
+  out.add("}");
+}
+
 function tryStmt(out: Lines, s: Extract<Stmt, { k: "try" }>): void {
   const v = s.handlers[0]!.v;
   out.add("try {");
@@ -351,8 +409,9 @@ function tryStmt(out: Lines, s: Extract<Stmt, { k: "try" }>): void {
       out.add(`${i === 0 ? "if" : "} else if"} (${catchTest(h.cls, v)}) {`);
       out.nested(() => {
         const uncancel = h.action === "uncancel" ? ", show(asyncio.currentTask().uncancel())" : "";
-        out.add(`print(${quote(h.label)}, show(${v})${uncancel});`);
+        if (h.action !== "quietConvert") out.add(`print(${quote(h.label)}, show(${v})${uncancel});`);
         if (h.action === "reraise") out.add(`throw ${v};`);
+        if (h.action === "convert" || h.action === "quietConvert") out.add(`throw new Boom(${quote(h.label)});`);
       });
     });
     out.add("} else {");

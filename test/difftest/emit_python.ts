@@ -28,7 +28,7 @@ def show(v):
         return "False"
     if isinstance(v, (int, str)):
         return str(v)
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):
         return "[" + ", ".join(show(x) for x in v) + "]"
     if isinstance(v, BaseExceptionGroup):
         return type(v).__name__ + "[" + ", ".join(sorted(show(x) for x in v.exceptions)) + "]"
@@ -62,6 +62,11 @@ def now():
 
 def dl(site, gap):
     current = asyncio.get_running_loop().time()
+    return at(site, gap) - current
+
+
+def at(site, gap):
+    current = asyncio.get_running_loop().time()
     slot = slot_now(current) + gap
     while slot % SITES != site:
         slot += 1
@@ -71,7 +76,7 @@ def dl(site, gap):
     delay = T0 + slot * SLOT - current
     if delay < 0.02:
         flags.append(f"slot {slot} armed {delay:.3f}s ahead")
-    return delay
+    return T0 + slot * SLOT
 
 
 def check_order(*tasks):
@@ -101,6 +106,12 @@ async def h_yield_raise(x):
     raise Boom(x)
 
 
+async def h_cancel_self(x):
+    asyncio.current_task().cancel(x)
+    await asyncio.sleep(0)
+    return x
+
+
 async def h_sleep(x, site, gap):
     await asyncio.sleep(dl(site, gap))
     return x
@@ -108,6 +119,7 @@ async def h_sleep(x, site, gap):
 
 const HELPERS: Record<HelperCall["fn"], string> = {
   ret: "h_ret", nested: "h_nested", raise: "h_raise", yield: "h_yield", yieldRaise: "h_yield_raise", sleep: "h_sleep",
+  cancelSelf: "h_cancel_self",
 };
 
 const CATCH: Record<Handler["cls"], string> = {
@@ -123,6 +135,7 @@ export function emitPython(program: Program): string {
   out.nested(() => {
     out.add("global T0", "loop = asyncio.get_running_loop()", "T0 = loop.time()");
     for (const p of program.prims) out.add(`${p.name} = ${primConstructor(p)}`);
+    for (const p of program.prims) if (p.kind === "cond") out.add(`${p.name}_n = [0]`);
     for (const t of program.tasks) out.add(`${t.name} = None`);
     for (const t of program.tasks) taskFunction(out, t);
     out.add("try:");
@@ -158,6 +171,10 @@ function primConstructor(p: Prim): string {
       return `asyncio.Barrier(${p.size})`;
     case "queue":
       return p.size > 0 ? `asyncio.Queue(${p.size})` : "asyncio.Queue()";
+    case "lifo":
+      return p.size > 0 ? `asyncio.LifoQueue(${p.size})` : "asyncio.LifoQueue()";
+    case "pq":
+      return p.size > 0 ? `asyncio.PriorityQueue(${p.size})` : "asyncio.PriorityQueue()";
   }
 }
 
@@ -275,10 +292,36 @@ function stmt(out: Lines, s: Stmt): void {
       return;
     case "condNotify":
       out.add(`async with ${s.prim}:`);
-      out.nested(() => out.add(s.all ? `${s.prim}.notify_all()` : `${s.prim}.notify()`));
+      out.nested(() => out.add(`${s.prim}_n[0] += 1`, s.all ? `${s.prim}.notify_all()` : `${s.prim}.notify()`));
+      return;
+    case "condWaitFor":
+      out.add(`async with ${s.prim}:`);
+      out.nested(() => {
+        out.add(`print(${quote(s.label)}, "waits for", ${s.n})`);
+        out.add(`${s.v} = await ${s.prim}.wait_for(lambda: ${s.prim}_n[0] >= ${s.n})`);
+        printValue(out, s.label, s.v);
+      });
+      return;
+    case "qTaskDone":
+      guarded(out, s.label, s.v, `${s.prim}.task_done()`);
+      return;
+    case "qJoin":
+      out.add(`await ${s.prim}.join()`, `print(${quote(s.label)}, "joined")`);
+      return;
+    case "semRelease":
+      guarded(out, s.label, s.v, `${s.prim}.release()`);
+      return;
+    case "evPulse":
+      out.add(`${s.prim}.set()`, `${s.prim}.clear()`);
+      return;
+    case "barrierReset":
+      out.add(`await ${s.prim}.reset()`);
+      return;
+    case "reschedule":
+      out.add(`${s.cm}.reschedule(${s.timer === null ? "loop.time()" : `at(${s.timer.site}, ${s.timer.gap})`})`);
       return;
     case "qPut":
-      out.add(s.nowait ? `${s.prim}.put_nowait(${s.item})` : `await ${s.prim}.put(${s.item})`);
+      out.add(s.nowait ? `${s.prim}.put_nowait(${item(s.item)})` : `await ${s.prim}.put(${item(s.item)})`);
       printValue(out, s.label, `${s.prim}.qsize()`);
       return;
     case "qGet":
@@ -331,6 +374,18 @@ function stmt(out: Lines, s: Stmt): void {
   }
 }
 
+function item(value: number | [number, number]): string {
+  return typeof value === "number" ? String(value) : `(${value.join(", ")})`;
+}
+
+/** `call` (which may raise ValueError), printing "ok" or the error. */
+function guarded(out: Lines, label: string, v: string, call: string): void {
+  out.add("try:");
+  out.nested(() => out.add(call, `print(${quote(label)}, "ok")`));
+  out.add(`except ValueError as ${v}:`);
+  out.nested(() => printValue(out, label, v));
+}
+
 function tryStmt(out: Lines, s: Extract<Stmt, { k: "try" }>): void {
   out.add("try:");
   out.nested(() => block(out, s.body));
@@ -338,8 +393,9 @@ function tryStmt(out: Lines, s: Extract<Stmt, { k: "try" }>): void {
     out.add(`except ${CATCH[h.cls]} as ${h.v}:`);
     out.nested(() => {
       const uncancel = h.action === "uncancel" ? ", show(asyncio.current_task().uncancel())" : "";
-      out.add(`print(${quote(h.label)}, show(${h.v})${uncancel})`);
+      if (h.action !== "quietConvert") out.add(`print(${quote(h.label)}, show(${h.v})${uncancel})`);
       if (h.action === "reraise") out.add("raise");
+      if (h.action === "convert" || h.action === "quietConvert") out.add(`raise Boom(${quote(h.label)})`);
     });
   }
   if (s.fin !== null) {

@@ -8,12 +8,20 @@
  *   tasks may, because main ends by cancelling every task it created. A task that swallowed a CancelledError may
  *   have eaten that final cancellation, so after a swallowing handler (in text order, which is execution order:
  *   there are no loops) its code must not block again, except inside a new `timeout` block. `finally` bodies and
- *   handlers never block (they run while a cancellation propagates). Lock and semaphore bodies only run simple
+ *   handlers never block (they run while a cancellation propagates). A handler that turns a CancelledError into a
+ *   Boom counts as swallowing (an outer handler may swallow the Boom), and so does, for the task owning it, a
+ *   TaskGroup with such a child (the group then raises an ExceptionGroup in place of the owner's cancellation).
+ *   A BoundedSemaphore is either held by `async with` or released by hand in one program, never both, so that no
+ *   `async with` exit raises ValueError over a CancelledError; `reschedule` is not used in `finally` bodies, where
+ *   its RuntimeError (after the timeout expired) would replace a CancelledError. Lock and semaphore bodies only run simple
  *   statements (no waiting on anything, no second lock), so locks never deadlock. Tasks only await tasks created
  *   before them, so there are no cycles.
  * - One order. CPython's TaskGroup cancels its children in `set` order (object addresses), so when a group has
  *   two or more children they are "silent": nothing they do on being cancelled is observable (no CancelledError
- *   handlers, no `finally`, no lock or queue hand-off, no awaiting tasks whose cancellation would print).
+ *   handlers, no `finally`, no lock or queue hand-off, no awaiting tasks whose cancellation would print). Such a
+ *   child may still turn its cancellation into a Boom without printing, outside any `try` of its own that could
+ *   print it: the group then raises an ExceptionGroup whose contents do not depend on the order (printed sorted).
+ *   Priority queue items are `[priority, n]` pairs with a unique n, so heap order never depends on arrival.
  *   `as_completed` adds done callbacks in `set` order too: the emitted code flags (and the regenerator discards)
  *   a run that hands it two tasks already done. Timers never share a deadline (see scenario.ts).
  * - Eager tasks are left out: with `eagerStart`, a body whose first await does not suspend would have to run to
@@ -31,6 +39,7 @@ import {
   type Prim,
   type PrimKind,
   type Program,
+  QUEUE_KINDS,
   type ReturnWhen,
   SCENARIO_VERSION,
   type Stmt,
@@ -61,19 +70,25 @@ interface Scope {
   visible: readonly string[];
   /** TaskGroup children this code may print the state of. */
   children: readonly string[];
+  /** The `timeout` blocks of this function around this code (innermost last), which it may reschedule. */
+  cms: readonly string[];
+  /** Inside the body of a `try` of this function (whose handlers may print what reaches them). */
+  inTry: boolean;
 }
 
 type Kind =
   | "print" | "sleep0" | "sleep" | "call" | "cancel" | "evSet" | "evClear" | "evWait" | "qPut" | "qGetNowait"
   | "qGet" | "qShutdown" | "hold" | "condNotify" | "condWait" | "barrierWait" | "barrierAbort" | "await"
-  | "gather" | "waitFor" | "wait" | "asCompleted" | "timeout" | "taskGroup" | "try";
+  | "gather" | "waitFor" | "wait" | "asCompleted" | "timeout" | "taskGroup" | "try" | "qTaskDone" | "qJoin"
+  | "condWaitFor" | "semRelease" | "evPulse" | "barrierReset" | "reschedule";
 
 const MAX_DEPTH = 2;
 /** More sites make every deadline further away (a deadline waits for its residue), so keep programs short. */
 const MAX_SITES = 6;
 
 const PRIM_NAMES: Record<PrimKind, string> = {
-  lock: "lock1", sem: "sem1", bsem: "bsem1", event: "ev1", cond: "cond1", barrier: "bar1", queue: "q1",
+  lock: "lock1", sem: "sem1", bsem: "bsem1", event: "ev1", cond: "cond1", barrier: "bar1", queue: "q1", lifo: "lq1",
+  pq: "pq1",
 };
 
 /** Generates the program of `seed`. */
@@ -88,7 +103,9 @@ export function mayBlock(stmt: Stmt, taskBlocks: (task: string) => boolean, prim
   switch (stmt.k) {
     case "evWait":
     case "condWait":
+    case "condWaitFor":
     case "barrierWait":
+    case "qJoin":
       return true;
     case "qGet":
       return !stmt.nowait;
@@ -121,11 +138,18 @@ class ProgramGenerator {
   private vars = 0;
   private childCount = 0;
   private args = 0;
+  /** Priority queue items are `[priority, n]` with n unique, so that CPython's heap order is fully determined. */
+  private items = 0;
+  /** Handlers generated so far that turn a CancelledError into a Boom. */
+  private converts = 0;
+  /** Whether this program releases its BoundedSemaphore by hand (then it never holds it: exits must not fail). */
+  private readonly releaseBsem: boolean;
   private budget: number;
 
   constructor(private readonly seed: number) {
     this.rng = new Rng(seed);
     this.budget = this.rng.range(10, 24);
+    this.releaseBsem = this.rng.chance(0.5);
   }
 
   program(): Program {
@@ -143,12 +167,15 @@ class ProgramGenerator {
   }
 
   private choosePrims(): void {
-    const kinds = this.rng.sample<PrimKind>(["lock", "sem", "bsem", "event", "cond", "barrier", "queue"], this.rng.range(1, 3));
+    const kinds = this.rng.sample<PrimKind>(
+      ["lock", "sem", "bsem", "event", "cond", "barrier", "queue", "lifo", "pq"],
+      this.rng.range(1, 3),
+    );
     for (const kind of kinds) {
       const size =
         kind === "sem" || kind === "bsem" ? this.rng.range(1, 2)
         : kind === "barrier" ? this.rng.range(2, 3)
-        : kind === "queue" ? this.rng.pick([0, 0, 1, 2])
+        : QUEUE_KINDS.includes(kind) ? this.rng.pick([0, 0, 1, 2])
         : 0;
       this.prims.push({ kind, name: PRIM_NAMES[kind], size });
     }
@@ -161,6 +188,16 @@ class ProgramGenerator {
 
   private has(...kinds: PrimKind[]): boolean {
     return this.prims.some((p) => kinds.includes(p.kind));
+  }
+
+  /** Primitives `hold` may take. */
+  private holdable(): PrimKind[] {
+    return this.releaseBsem ? ["lock", "sem"] : ["lock", "sem", "bsem"];
+  }
+
+  /** Semaphores `semRelease` may release (a Semaphore never fails; a BoundedSemaphore may raise ValueError). */
+  private releasable(): PrimKind[] {
+    return this.releaseBsem ? ["sem", "bsem"] : ["sem"];
   }
 
   private blocks(stmt: Stmt): boolean {
@@ -189,6 +226,7 @@ class ProgramGenerator {
     const created: string[] = [];
     const scope: Scope = {
       fn, blockingBase: false, swallowsAtEntry: 0, depth: 0, holding: false, silent: false, visible: created, children: [],
+      cms: [], inTry: false,
     };
     const body: Stmt[] = [];
     for (const task of this.tasks) {
@@ -205,12 +243,12 @@ class ProgramGenerator {
   /** A task function: its body, and whether it ends by returning (else by raising). */
   private taskDef(
     name: string,
-    where: { blockingBase: boolean; silent: boolean; visible: readonly string[]; depth: number },
+    where: { blockingBase: boolean; silent: boolean; visible: readonly string[]; depth: number; inTry?: boolean },
     min: number,
     max: number,
   ): TaskDef {
     const fn: FnState = { name, steps: 0, swallows: 0, isMain: false };
-    const scope: Scope = { fn, swallowsAtEntry: 0, holding: false, children: [], ...where };
+    const scope: Scope = { fn, swallowsAtEntry: 0, holding: false, children: [], cms: [], inTry: false, ...where };
     const body = this.seq(scope, min, max, 0.12);
     return { name, body, returns: body.at(-1)?.k !== "raise" };
   }
@@ -243,16 +281,21 @@ class ProgramGenerator {
     const kinds: [Kind, number][] = [["print", 7], ["sleep0", 6], ["call", 7]];
     if (this.sites < MAX_SITES) kinds.push(["sleep", 4]);
     if (s.visible.length > 0) kinds.push(["cancel", 4]);
-    if (this.has("event")) kinds.push(["evSet", 4], ["evClear", 1]);
+    const queues = this.has(...QUEUE_KINDS);
+    if (this.has("event")) kinds.push(["evSet", 4], ["evClear", 2], ["evPulse", 1.5]);
     if (this.has("event") && ok) kinds.push(["evWait", 5]);
-    if (this.has("queue")) kinds.push(["qPut", 4], ["qGetNowait", 2]);
-    if (this.has("queue") && ok && !s.silent) kinds.push(["qGet", 5]);
-    if (this.has("queue") && !s.holding) kinds.push(["qShutdown", 0.7]);
-    if (this.has("lock", "sem", "bsem") && !s.holding && !s.silent) kinds.push(["hold", 6]);
+    if (queues) kinds.push(["qPut", 4], ["qGetNowait", 2], ["qTaskDone", 2]);
+    if (queues && ok && !s.silent) kinds.push(["qGet", 5], ["qJoin", 2]);
+    if (queues && !s.holding) kinds.push(["qShutdown", 0.7]);
+    if (this.has(...this.holdable()) && !s.holding && !s.silent) kinds.push(["hold", 6]);
+    if (this.has(...this.releasable())) kinds.push(["semRelease", 1.5]);
     if (this.has("cond") && !s.holding && !s.silent) kinds.push(["condNotify", 3]);
-    if (this.has("cond") && ok && !s.silent) kinds.push(["condWait", 4]);
+    if (this.has("cond") && ok && !s.silent) kinds.push(["condWait", 3], ["condWaitFor", 3]);
     if (this.has("barrier") && ok && !s.silent) kinds.push(["barrierWait", 4]);
-    if (this.has("barrier") && !s.holding && !s.silent) kinds.push(["barrierAbort", 0.6]);
+    if (this.has("barrier") && !s.holding && !s.silent) kinds.push(["barrierAbort", 0.6], ["barrierReset", 1]);
+    // Not in `finally` bodies (holding): after its timeout expired, reschedule raises RuntimeError, which would
+    // replace a propagating CancelledError.
+    if (s.cms.length > 0 && !s.holding) kinds.push(["reschedule", 3]);
     if (!s.holding) {
       kinds.push(["await", 6], ["gather", 3], ["waitFor", 4]);
       if (!s.silent && s.visible.length > 0) kinds.push(["wait", 3]);
@@ -282,21 +325,38 @@ class ProgramGenerator {
       }
       case "evSet":
       case "evClear":
+      case "evPulse":
         return { k: kind, prim: this.prim("event")!.name };
       case "evWait":
         return { k: "evWait", label: this.label(s), v: this.newVar("v"), prim: this.prim("event")!.name };
       case "qPut": {
-        const q = this.prim("queue")!;
+        const q = this.prim(...QUEUE_KINDS)!;
         const nowait = s.holding || this.rng.chance(0.5);
-        return { k: "qPut", label: this.label(s), prim: q.name, item: this.rng.range(1, 99), nowait };
+        const item: number | [number, number] = q.kind === "pq" ? [this.rng.range(1, 3), ++this.items] : this.rng.range(1, 99);
+        return { k: "qPut", label: this.label(s), prim: q.name, item, nowait };
       }
       case "qGetNowait":
       case "qGet":
-        return { k: "qGet", label: this.label(s), v: this.newVar("v"), prim: this.prim("queue")!.name, nowait: kind === "qGetNowait" };
+        return { k: "qGet", label: this.label(s), v: this.newVar("v"), prim: this.prim(...QUEUE_KINDS)!.name, nowait: kind === "qGetNowait" };
       case "qShutdown":
-        return { k: "qShutdown", prim: this.prim("queue")!.name, immediate: this.rng.chance(0.4) };
+        return { k: "qShutdown", prim: this.prim(...QUEUE_KINDS)!.name, immediate: this.rng.chance(0.4) };
+      case "qTaskDone":
+        return { k: "qTaskDone", label: this.label(s), v: this.newVar("e"), prim: this.prim(...QUEUE_KINDS)!.name };
+      case "qJoin":
+        return { k: "qJoin", label: this.label(s), prim: this.prim(...QUEUE_KINDS)!.name };
+      case "semRelease":
+        return { k: "semRelease", label: this.label(s), v: this.newVar("e"), prim: this.prim(...this.releasable())!.name };
+      case "condWaitFor":
+        return { k: "condWaitFor", label: this.label(s), v: this.newVar("v"), prim: this.prim("cond")!.name, n: this.rng.range(1, 3) };
+      case "barrierReset":
+        return { k: "barrierReset", prim: this.prim("barrier")!.name };
+      case "reschedule": {
+        // null (to now) also when no timer site is left.
+        const timer = this.rng.chance(0.3) ? null : this.newTimer();
+        return { k: "reschedule", cm: this.rng.pick(s.cms), timer };
+      }
       case "hold": {
-        const prim = this.prim("lock", "sem", "bsem")!;
+        const prim = this.prim(...this.holdable())!;
         const inner: Scope = { ...s, holding: true, depth: s.depth + 1 };
         return { k: "hold", prim: prim.name, label: this.label(s), body: this.seq(inner, 1, 3, 0.08) };
       }
@@ -325,15 +385,15 @@ class ProgramGenerator {
       case "timeout": {
         const timer = this.newTimer();
         if (timer === null) return null;
-        const inner: Scope = { ...s, blockingBase: true, swallowsAtEntry: s.fn.swallows, depth: s.depth + 1 };
         const v = this.newVar("cm");
+        const inner: Scope = { ...s, blockingBase: true, swallowsAtEntry: s.fn.swallows, depth: s.depth + 1, cms: [...s.cms, v] };
         const body = this.seq(inner, 1, 3, 0.15);
         return { k: "timeout", label: this.label(s), v, timer, body };
       }
       case "taskGroup":
         return this.taskGroup(s);
       case "try":
-        return this.guard(s, this.seq({ ...s, depth: s.depth + 1 }, 1, 3, 0.2));
+        return this.guard(s, this.seq({ ...s, depth: s.depth + 1, inTry: true }, 1, 3, 0.2));
     }
   }
 
@@ -345,7 +405,7 @@ class ProgramGenerator {
     for (const p of this.prims) {
       if (p.kind === "lock" || p.kind === "sem" || p.kind === "bsem" || p.kind === "cond") options.push({ k: "locked", prim: p.name });
       if (p.kind === "event") options.push({ k: "isSet", prim: p.name });
-      if (p.kind === "queue") options.push({ k: "qsize", prim: p.name });
+      if (QUEUE_KINDS.includes(p.kind)) options.push({ k: "qsize", prim: p.name });
       if (p.kind === "barrier") options.push({ k: "nWaiting", prim: p.name }, { k: "broken", prim: p.name });
     }
     const exprs = this.rng.chance(0.25) ? [] : this.rng.sample(options, this.rng.range(1, 3));
@@ -380,7 +440,8 @@ class ProgramGenerator {
     const tasks = this.rng.sample(this.awaitableTasks(s), this.rng.range(0, 3));
     const items: AwaitTarget[] = tasks.map((task) => ({ k: "task", task }));
     while (items.length < 2 || (items.length < 3 && this.rng.chance(0.3))) {
-      items.splice(this.rng.int(items.length + 1), 0, { k: "helper", call: this.helperCall() });
+      const call: HelperCall = this.rng.chance(0.15) ? { fn: "cancelSelf", arg: `x${++this.args}` } : this.helperCall();
+      items.splice(this.rng.int(items.length + 1), 0, { k: "helper", call });
     }
     return { k: "gather", label: this.label(s), v: this.newVar("v"), items, returnExceptions: this.rng.chance(0.5) };
   }
@@ -401,9 +462,13 @@ class ProgramGenerator {
   private taskGroup(s: Scope): Stmt {
     const count = this.rng.weighted([[1, 3], [2, 3], [3, 1]]);
     const silent = s.silent || count >= 2;
-    const where = { blockingBase: this.blockingOk(s), silent, visible: s.visible, depth: s.depth + 1 };
+    const where = { blockingBase: this.blockingOk(s), silent, visible: s.visible, depth: s.depth + 1, inTry: s.inTry };
     const children: TaskDef[] = [];
+    const converts = this.converts;
     for (let i = 0; i < count; i++) children.push(this.taskDef(`c${++this.childCount}`, where, 1, 3));
+    // A child that turns its cancellation into an error makes the group raise an ExceptionGroup instead of the
+    // CancelledError of this task's own cancellation, which a handler here may swallow.
+    if (this.converts > converts) s.fn.swallows++;
     const v = this.newVar("tg");
     const inner: Scope = { ...s, depth: s.depth + 1, children: [...s.children, ...children.map((c) => c.name)] };
     const body = this.seq(inner, 0, 2, 0.1);
@@ -413,14 +478,23 @@ class ProgramGenerator {
   /** `try: body` with one or two handlers and sometimes a `finally`. */
   private guard(s: Scope, body: Stmt[]): Stmt {
     const classes: CatchClass[] = ["CancelledError", "Boom", "TimeoutError", "ExceptionGroup", "Exception"];
-    const allowed = s.silent ? classes.filter((c) => c !== "CancelledError") : classes;
+    // A silent child may turn its cancellation into an error, without printing, when no handler of its own can
+    // print that error: the group then collects one error per such child, whatever order they were cancelled in.
+    const quietConvert = s.silent && !s.inTry;
+    const allowed = s.silent && !quietConvert ? classes.filter((c) => c !== "CancelledError") : classes;
     const chosen = this.rng.sample(allowed, this.rng.range(1, 2));
+    // Favour the conversion where it is allowed: it is what makes a group's ExceptionGroup hold several errors.
+    if (quietConvert && !chosen.includes("CancelledError") && this.rng.chance(0.5)) chosen[0] = "CancelledError";
     const handlers: Handler[] = chosen.map((cls) => {
       const action =
-        cls === "CancelledError"
-          ? this.rng.weighted([["reraise", 5], ["swallow", 3], ["uncancel", 2]] as const)
-          : this.rng.weighted([["reraise", 1], ["swallow", 4]] as const);
+        cls === "CancelledError" && s.silent
+          ? "quietConvert"
+          : cls === "CancelledError"
+            ? this.rng.weighted([["reraise", 5], ["swallow", 3], ["uncancel", 2], ["convert", 1.5]] as const)
+            : this.rng.weighted([["reraise", 1], ["swallow", 4], ["convert", 0.5]] as const);
+      // Converting counts as swallowing: an outer handler of this function may swallow the Boom.
       if (cls === "CancelledError" && action !== "reraise") s.fn.swallows++;
+      if (action === "convert" || action === "quietConvert") this.converts++;
       return { cls, label: this.label(s), action, v: this.newVar("e") };
     });
     let fin: Stmt[] | null = null;

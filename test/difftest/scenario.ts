@@ -13,12 +13,18 @@
  */
 
 /** Bumped whenever the generator or the emitters change what a stored program means. */
-export const SCENARIO_VERSION = 1;
+export const SCENARIO_VERSION = 2;
 
 /** The synchronization primitives a program can declare. */
-export type PrimKind = "lock" | "sem" | "bsem" | "event" | "cond" | "barrier" | "queue";
+export type PrimKind = "lock" | "sem" | "bsem" | "event" | "cond" | "barrier" | "queue" | "lifo" | "pq";
 
-/** A primitive created at the start of main: `size` is the semaphore value, barrier parties or queue maxsize. */
+/** The queue kinds: FIFO, LIFO, and priority (whose items are `[priority, unique number]` pairs). */
+export const QUEUE_KINDS: readonly PrimKind[] = ["queue", "lifo", "pq"];
+
+/**
+ * A primitive created at the start of main: `size` is the semaphore value, barrier parties or queue maxsize. A
+ * Condition comes with a counter `<name>_n` that every notify increments, for `wait_for` predicates.
+ */
 export interface Prim {
   kind: PrimKind;
   name: string;
@@ -40,9 +46,10 @@ export type Expr =
 
 /**
  * The helper coroutines every program has: `ret`/`nested` return at once, `raise` raises at once, `yield` and
- * `sleep` suspend (sleep(0), or a timed sleep at `timer`), `yieldRaise` suspends then raises.
+ * `sleep` suspend (sleep(0), or a timed sleep at `timer`), `yieldRaise` suspends then raises, `cancelSelf` cancels
+ * the task running it (with its argument as message), then suspends (so it ends cancelled; only used as a `gather` item, which runs in its own task).
  */
-export type HelperName = "ret" | "nested" | "raise" | "yield" | "yieldRaise" | "sleep";
+export type HelperName = "ret" | "nested" | "raise" | "yield" | "yieldRaise" | "sleep" | "cancelSelf";
 
 /** A call of a helper coroutine with a string argument. */
 export interface HelperCall {
@@ -57,11 +64,14 @@ export type AwaitTarget = { k: "task"; task: string } | { k: "helper"; call: Hel
 /** Exception classes a handler can catch (Python spelling; `Exception` does not catch CancelledError). */
 export type CatchClass = "CancelledError" | "Boom" | "TimeoutError" | "ExceptionGroup" | "Exception";
 
-/** An `except` clause: prints the exception, then re-raises it or swallows it (optionally calling `uncancel()`). */
+/**
+ * An `except` clause: prints the exception, then re-raises it, swallows it (optionally calling `uncancel()`), or
+ * raises `Boom(label)` in its place ("convert"; "quietConvert" does so without printing).
+ */
 export interface Handler {
   cls: CatchClass;
   label: string;
-  action: "reraise" | "swallow" | "uncancel";
+  action: "reraise" | "swallow" | "uncancel" | "convert" | "quietConvert";
   v: string;
 }
 
@@ -72,7 +82,13 @@ export interface TaskDef {
   returns: boolean;
 }
 
-/** Statements. `label` is the step marker printed; `v` names a variable unique in the program. */
+/**
+ * Statements. `label` is the step marker printed; `v` names a variable unique in the program. Of the less obvious
+ * ones: `qTaskDone` and `semRelease` print "ok" or the ValueError raised; `condWaitFor` waits (holding the
+ * condition) until the condition's counter reaches `n`; `evPulse` sets then clears an Event; `reschedule` moves
+ * the deadline of the enclosing `timeout` block named `cm` to the timer's deadline (null: to now, so that it
+ * expires at the loop's next iteration).
+ */
 export type Stmt =
   | { k: "print"; label: string; exprs: Expr[] }
   | { k: "sleep0" }
@@ -88,9 +104,16 @@ export type Stmt =
   | { k: "evSet" | "evClear"; prim: string }
   | { k: "condWait"; label: string; prim: string }
   | { k: "condNotify"; prim: string; all: boolean }
-  | { k: "qPut"; label: string; prim: string; item: number; nowait: boolean }
+  | { k: "qPut"; label: string; prim: string; item: number | [number, number]; nowait: boolean }
   | { k: "qGet"; label: string; v: string; prim: string; nowait: boolean }
   | { k: "qShutdown"; prim: string; immediate: boolean }
+  | { k: "qTaskDone"; label: string; v: string; prim: string }
+  | { k: "qJoin"; label: string; prim: string }
+  | { k: "condWaitFor"; label: string; v: string; prim: string; n: number }
+  | { k: "semRelease"; label: string; v: string; prim: string }
+  | { k: "evPulse"; prim: string }
+  | { k: "barrierReset"; prim: string }
+  | { k: "reschedule"; cm: string; timer: Timer | null }
   | { k: "barrierWait"; label: string; v: string; prim: string }
   | { k: "barrierAbort"; prim: string }
   | { k: "gather"; label: string; v: string; items: AwaitTarget[]; returnExceptions: boolean }
@@ -119,6 +142,8 @@ export function primState(p: Prim): Expr[] {
     case "event":
       return [{ k: "isSet", prim: p.name }];
     case "queue":
+    case "lifo":
+    case "pq":
       return [{ k: "qsize", prim: p.name }];
     case "barrier":
       return [{ k: "nWaiting", prim: p.name }, { k: "broken", prim: p.name }];
