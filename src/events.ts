@@ -44,6 +44,7 @@ import { _newTask, _ensureFutureOn } from "./tasks.js";
 import { checkSeconds } from "./_internal/validate.js";
 
 /** What a callback scheduled on the loop looks like. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 export type Callback<A extends unknown[] = any[]> = (...args: A) => unknown;
 
 /** The context given to exception handlers; keys as in Python (`message`, `exception`, `future`, `task`, `handle`, ...). */
@@ -63,6 +64,7 @@ export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => v
 export type TaskFactory = <T>(loop: EventLoop, coro: () => PromiseLike<T> | T, options: TaskOptions) => Task<T>;
 
 /** A snapshot of async context, as returned by `AsyncLocalStorage.snapshot()`: runs `fn` inside it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 export type ContextRunner = <R>(fn: (...args: any[]) => R, ...args: any[]) => R;
 
 let timerSequence = 0;
@@ -298,6 +300,7 @@ export class EventLoop {
     return this._callAt(when, callback, args, "callAt");
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a callback of any arguments, checked against them where it is scheduled
   private _callAt(when: number, callback: Callback<any>, args: unknown[], method: string): TimerHandle {
     if (this._closed) this._raiseClosed();
     if (this._debug) checkLoopContext(this);

@@ -207,6 +207,7 @@ export class ConnectionRefusedError extends ConnectionError {
 }
 
 /** A predicate over the leaves of an {@link ExceptionGroup}, or an error class to match with `instanceof`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 export type ExceptionMatcher = ((error: unknown) => boolean) | (abstract new (...args: any[]) => unknown);
 
 function toPredicate(matcher: ExceptionMatcher): (error: unknown) => boolean {
@@ -215,6 +216,7 @@ function toPredicate(matcher: ExceptionMatcher): (error: unknown) => boolean {
   }
   const proto: unknown = (matcher as { prototype?: unknown }).prototype;
   if (matcher === Error || proto instanceof Error) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
     const cls = matcher as abstract new (...args: any[]) => unknown;
     return (e) => e instanceof cls;
   }

@@ -33,9 +33,11 @@ export { ExecutorFuture } from "./_internal/processes/worker_pool.js";
 export type { CallOptions, CancelMode, FunctionCall, JobState, ModuleFunction } from "./_internal/processes/worker_pool.js";
 
 /** A function that can run in a worker: self-contained, taking and returning structured-cloneable values. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 export type WorkerFunction<A extends unknown[] = any[], R = unknown> = (...args: A) => R;
 
 /** What `submit`, `runInExecutor` and `toThread` accept as the function: a function, `{ fn, ... }`, `{ module, ... }`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 export type WorkerCallable<A extends unknown[] = any[], R = unknown> =
   | WorkerFunction<A, R>
   | FunctionCall<WorkerFunction<A, R>>
@@ -84,6 +86,7 @@ export interface ProcessPoolExecutorOptions extends ExecutorOptions {
 
 /** What `loop.runInExecutor()` needs from an executor: `submit` returning an awaitable, cancellable if it can be. */
 export interface ExecutorLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
   submit(fn: any, ...args: any[]): PromiseLike<unknown> & { cancel?(): boolean };
 }
 
@@ -364,7 +367,7 @@ EventLoop.prototype.runInExecutor = function runInExecutor(
   executor: ExecutorLike | null,
   fn: WorkerCallable,
   ...args: unknown[]
-): Future<any> {
+): Future<unknown> {
   this._checkClosed();
   let target: ExecutorLike;
   if (executor === null || executor === undefined) {

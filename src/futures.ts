@@ -39,16 +39,17 @@ export type DoneCallback<T> = (future: Future<T>) => void;
  * then), `RUN_DONE` otherwise.
  */
 interface Delivery {
-  _deliver(future: Future<any>): RunResult;
+  _deliver(future: Future<unknown>): RunResult;
 }
 
 class UserCallback implements Delivery {
   constructor(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one reaction serves Futures of every value type; the public signatures carry the types
     readonly fn: DoneCallback<any>,
     readonly context: ContextRunner | undefined,
   ) {}
 
-  _deliver(future: Future<any>): RunResult {
+  _deliver(future: Future<unknown>): RunResult {
     try {
       if (this.context === undefined) this.fn(future);
       else this.context(this.fn, future);
@@ -64,9 +65,9 @@ class UserCallback implements Delivery {
 }
 
 // Makes a native promise without a closure per call: the executor runs synchronously and leaves its resolvers here.
-let capturedResolve: ((value: any) => void) | null = null;
-let capturedReject: ((reason: any) => void) | null = null;
-function captureResolvers(resolve: (value: any) => void, reject: (reason: any) => void): void {
+let capturedResolve: ((value: unknown) => void) | null = null;
+let capturedReject: ((reason: unknown) => void) | null = null;
+function captureResolvers(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
   capturedResolve = resolve;
   capturedReject = reject;
 }
@@ -75,7 +76,7 @@ function captureResolvers(resolve: (value: any) => void, reject: (reason: any) =
 class LateDelivery implements Runnable {
   constructor(
     private readonly delivery: Delivery,
-    private readonly future: Future<any>,
+    private readonly future: Future<unknown>,
   ) {}
 
   _run(): RunResult {
@@ -89,7 +90,7 @@ class LateDelivery implements Runnable {
  */
 class RemainingDeliveries implements Runnable {
   constructor(
-    readonly future: Future<any>,
+    readonly future: Future<unknown>,
     readonly list: Delivery[],
     public index: number,
   ) {}
@@ -111,21 +112,24 @@ class RemainingDeliveries implements Runnable {
  * task: if the task was asked to cancel before the step starts, it gets `CancelledError` instead of the result, as
  * CPython's `Task.__step` throws it in when `_must_cancel` is set.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
 export class _ThenReaction implements Delivery, Promise<any> {
-  private promise: Promise<any> | null = null;
-  private resolvePromise: ((value: any) => void) | null = null;
-  private rejectPromise: ((reason: any) => void) | null = null;
+  private promise: Promise<unknown> | null = null;
+  private resolvePromise: ((value: unknown) => void) | null = null;
+  private rejectPromise: ((reason: unknown) => void) | null = null;
   /** 0: not delivered; 1: delivered, `outcome` is the value to resolve the promise with. */
   private delivered = 0;
   private outcome: unknown = undefined;
 
   constructor(
-    readonly task: Task<any> | null,
+    readonly task: Task<unknown> | null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one reaction serves Futures of every value type; the public signatures carry the types
     readonly onFulfilled: ((value: any) => any) | null | undefined,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     readonly onRejected: ((reason: any) => any) | null | undefined,
   ) {}
 
-  _deliver(future: Future<any>): RunResult {
+  _deliver(future: Future<unknown>): RunResult {
     const task = this.task;
     if (task === null) {
       this._complete(future);
@@ -151,7 +155,7 @@ export class _ThenReaction implements Delivery, Promise<any> {
     return RUN_STEP;
   }
 
-  private _complete(future: Future<any>): void {
+  private _complete(future: Future<unknown>): void {
     if (future._state === "FINISHED") {
       if (!future._hasException) {
         this._handle(true, future._result);
@@ -195,6 +199,7 @@ export class _ThenReaction implements Delivery, Promise<any> {
     this.resolvePromise = this.rejectPromise = null;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
   private materialize(): Promise<any> {
     if (this.promise === null) {
       this.promise = new Promise(captureResolvers);
@@ -210,17 +215,22 @@ export class _ThenReaction implements Delivery, Promise<any> {
     return this.promise;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
   then<R1 = any, R2 = never>(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one reaction serves Futures of every value type; the public signatures carry the types
     onFulfilled?: ((value: any) => R1 | PromiseLike<R1>) | null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this.materialize().then(onFulfilled, onRejected);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<any> {
     return this.materialize().catch(onRejected);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
   finally(onFinally?: (() => void) | null): Promise<any> {
     return this.materialize().finally(onFinally);
   }
@@ -238,15 +248,19 @@ export class _ThenReaction implements Delivery, Promise<any> {
  */
 class _NativeReaction implements Delivery {
   /** `_ThenReaction.prototype._deliver`, set on the prototype below. */
-  declare _deliver: (future: Future<any>) => RunResult;
+  declare _deliver: (future: Future<unknown>) => RunResult;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one reaction serves Futures of every value type; the public signatures carry the types
   declare onFulfilled: ((value: any) => any) | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
   declare onRejected: ((reason: any) => any) | undefined;
-  private resolve: ((value: any) => void) | null = null;
-  private reject: ((reason: any) => void) | null = null;
+  private resolve: ((value: unknown) => void) | null = null;
+  private reject: ((reason: unknown) => void) | null = null;
 
   constructor(
-    readonly task: Task<any>,
+    readonly task: Task<unknown>,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one reaction serves Futures of every value type; the public signatures carry the types
     onFulfilled: ((value: any) => any) | null | undefined,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     onRejected: ((reason: any) => any) | null | undefined,
   ) {
     if (onFulfilled != null) this.onFulfilled = onFulfilled;
@@ -254,6 +268,7 @@ class _NativeReaction implements Delivery {
   }
 
   /** The promise this reaction settles; made once, right after the reaction. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
   _promise(): Promise<any> {
     const promise = new Promise(captureResolvers);
     this.resolve = capturedResolve;
@@ -274,7 +289,7 @@ class _NativeReaction implements Delivery {
 // `_ThenReaction` is made for every `await` of a Future (measured: 5% of W1's instructions).
 for (const name of ["_deliver", "_complete", "_handle"]) {
   Object.defineProperty(_NativeReaction.prototype, name, {
-    value: (_ThenReaction.prototype as any)[name],
+    value: (_ThenReaction.prototype as unknown as Record<string, unknown>)[name],
     writable: true,
     configurable: true,
   });
@@ -441,6 +456,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this._register(onFulfilled, onRejected, currentTaskOrNull());
@@ -452,6 +468,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * promise costs V8 no thenable job and no resolving functions). Outside a task, the Future itself is given, so
    * the task that awaits it later is the one registered.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
   _wait<R = T>(onFulfilled?: ((value: T) => R) | null, onRejected?: ((reason: any) => R) | null): Promise<R> {
     const task = currentTaskOrNull();
     if (task === null) {
@@ -470,6 +487,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal `then` for the awaiting `task` (null outside a task). */
   private _register<R1, R2>(
     onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     onRejected: ((reason: any) => R2 | PromiseLike<R2>) | null | undefined,
     task: Task<unknown> | null,
   ): Promise<R1 | R2> {
@@ -498,6 +516,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /** Promise interop: `future.catch(fn)`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this.then(undefined, onRejected);
   }

@@ -165,6 +165,7 @@ function suspendedStack(fut: AnyFuture): FrameCallGraphEntry[] {
 }
 
 /** The current stack from the caller of `entry` on, skipping `depth - 1` more frames. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 function currentStack(task: Task<unknown>, entry: (...args: any[]) => unknown, depth: number): FrameCallGraphEntry[] {
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = 200;
@@ -211,6 +212,7 @@ function checkOptions(options: CallGraphOptions, method: string): { depth: numbe
 function capture(
   future: AnyFuture | null | undefined,
   options: CallGraphOptions,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
   entry: (...args: any[]) => unknown,
   method: string,
 ): FutureCallGraph | null {
@@ -241,7 +243,7 @@ function capture(
  * it. Null when no Future is given and no task is running. `RuntimeError` outside a running loop without a Future;
  * `TypeError` for something that is not a Future.
  */
-export function captureCallGraph(future?: Future<any> | null, options: CallGraphOptions = {}): FutureCallGraph | null {
+export function captureCallGraph(future?: Future<unknown> | null, options: CallGraphOptions = {}): FutureCallGraph | null {
   return capture(future, options, captureCallGraph, "captureCallGraph");
 }
 
@@ -316,13 +318,13 @@ function renderGraph(graph: FutureCallGraph | null): string {
  *
  * "" when no Future is given and no task is running.
  */
-export function formatCallGraph(future?: Future<any> | null, options: CallGraphOptions = {}): string {
+export function formatCallGraph(future?: Future<unknown> | null, options: CallGraphOptions = {}): string {
   return renderGraph(capture(future, options, formatCallGraph, "formatCallGraph"));
 }
 
 /** Writes `formatCallGraph(future, options)` and a newline to `options.file` (default stdout). */
 export function printCallGraph(
-  future?: Future<any> | null,
+  future?: Future<unknown> | null,
   options: CallGraphOptions & { file?: { write(text: string): unknown } } = {},
 ): void {
   const text = renderGraph(capture(future, options, printCallGraph, "printCallGraph"));
@@ -333,12 +335,12 @@ export function printCallGraph(
  * Records that `fut` is awaited by `waiter` (Python's `future_add_to_awaited_by`), for code that waits through
  * done callbacks rather than `await`, so call graphs can show the link. Does nothing unless both are Futures.
  */
-export function futureAddToAwaitedBy(fut: Future<any>, waiter: Future<any>): void {
+export function futureAddToAwaitedBy(fut: Future<unknown>, waiter: Future<unknown>): void {
   if (fut instanceof Future && waiter instanceof Future) addAwaitedBy(fut, waiter);
 }
 
 /** Forgets a link recorded with `futureAddToAwaitedBy`. Does nothing unless both are Futures. */
-export function futureDiscardFromAwaitedBy(fut: Future<any>, waiter: Future<any>): void {
+export function futureDiscardFromAwaitedBy(fut: Future<unknown>, waiter: Future<unknown>): void {
   if (fut instanceof Future && waiter instanceof Future) discardAwaitedBy(fut, waiter);
 }
 

@@ -211,6 +211,7 @@ class EventWaiter extends Future<true> {
   // Awaiting a done Future does not go through `_run`: leave the list there too, as the outcome is delivered now.
   override then<R1 = true, R2 = never>(
     onFulfilled?: ((value: true) => R1 | PromiseLike<R1>) | null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this._state !== "PENDING") this.unlist();

@@ -105,6 +105,7 @@ export class BaseTransport {
   }
 
   /** The current protocol. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the protocol's class is the caller's own: typed any so its methods can be called, as in Python
   getProtocol(): any {
     return notImplemented(this, "getProtocol");
   }

@@ -30,13 +30,13 @@ function removeFrom(map: WeakMap<AnyFuture, Set<AnyFuture>>, key: AnyFuture, val
 }
 
 /** Records that `fut` is awaited by `waiter`. */
-export function addAwaitedBy(fut: Future<any>, waiter: Future<any>): void {
+export function addAwaitedBy(fut: Future<unknown>, waiter: Future<unknown>): void {
   addTo(awaitedBy, fut, waiter);
   addTo(awaiting, waiter, fut);
 }
 
 /** Forgets that `fut` is awaited by `waiter`. */
-export function discardAwaitedBy(fut: Future<any>, waiter: Future<any>): void {
+export function discardAwaitedBy(fut: Future<unknown>, waiter: Future<unknown>): void {
   removeFrom(awaitedBy, fut, waiter);
   removeFrom(awaiting, waiter, fut);
 }

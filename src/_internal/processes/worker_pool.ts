@@ -43,6 +43,7 @@ export interface ModuleFunction extends CallOptions {
 }
 
 /** A self-contained function with the options of one call: `{ fn: (x) => x * 2, timeout: 5 }`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through
 export interface FunctionCall<F extends (...args: any[]) => unknown = (...args: any[]) => unknown> extends CallOptions {
   /** The function; sent to the worker as its source text, so it must be self-contained. */
   readonly fn: F;
@@ -365,12 +366,14 @@ export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
 
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this._settled().then(onFulfilled, onRejected);
   }
 
   /** Promise interop: `future.catch(fn)`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this._settled().catch(onRejected);
   }
