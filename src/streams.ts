@@ -28,6 +28,7 @@ import type {
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
 import { isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
+import { ByteQueue } from "./_internal/io/byte_queue.js";
 import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 import "./base_net.js";
 import { describe } from "./_internal/validate.js";
@@ -537,14 +538,12 @@ function checkCount(n: unknown, method: string): number {
  */
 export class StreamReader implements AsyncIterable<Buffer> {
   // Invariants:
-  // - `_chunks` holds `_size` bytes, no chunk empty. `_eof` is final; `_exception`, once set, is thrown by reads.
+  // - `_buffer` holds the bytes fed and not yet read. `_eof` is final; `_exception`, once set, is thrown by reads.
   // - `_waiter` is the Future one read waits on for more data (at most one read waits at a time).
   // - `_paused` is true when this reader paused `_transport` because the buffer passed 2 × `_limit`.
   /** @internal */ readonly _limit: number;
   /** @internal */ readonly _loop: EventLoop;
-  private _chunks: Buffer[] = [];
-  private _first = 0;
-  /** @internal */ _size = 0;
+  private readonly _buffer = new ByteQueue();
   /** @internal */ _eof = false;
   /** @internal */ _waiter: Future<void> | null = null;
   /** @internal */ _exception: Error | null = null;
@@ -599,7 +598,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   private _maybeResumeTransport(): void {
-    if (this._paused && this._size <= this._limit) {
+    if (this._paused && this._buffer.size <= this._limit) {
       this._paused = false;
       this._transport!.resumeReading();
     }
@@ -613,7 +612,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** Whether the buffer is empty and `feedEof()` was called. */
   atEof(): boolean {
-    return this._eof && this._size === 0;
+    return this._eof && this._buffer.size === 0;
   }
 
   /**
@@ -624,10 +623,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (this._eof) throw new RuntimeError("feedData after feedEof");
     const bytes = toBytes(data, "data", "feedData");
     if (bytes.length === 0) return;
-    this._chunks.push(bytes);
-    this._size += bytes.length;
+    this._buffer.push(bytes);
     this._wakeupWaiter();
-    if (this._transport !== null && !this._paused && this._size > 2 * this._limit) {
+    if (this._transport !== null && !this._paused && this._buffer.size > 2 * this._limit) {
       try {
         this._transport.pauseReading();
       } catch (e) {
@@ -665,63 +663,6 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return waiter;
   }
 
-  // ---------------------------------------------------------------- buffer
-
-  private _chunkCount(): number {
-    return this._chunks.length - this._first;
-  }
-
-  private _shiftChunk(): Buffer {
-    const c = this._chunks[this._first]!;
-    this._chunks[this._first++] = undefined as unknown as Buffer;
-    if (this._first === this._chunks.length) {
-      this._chunks = [];
-      this._first = 0;
-    } else if (this._first >= 1024 && this._first * 2 >= this._chunks.length) {
-      this._chunks = this._chunks.slice(this._first);
-      this._first = 0;
-    }
-    return c;
-  }
-
-  /** The whole buffer as one Buffer (joining the chunks once). */
-  private _contiguous(): Buffer {
-    const count = this._chunkCount();
-    if (count === 0) return Buffer.alloc(0);
-    if (count === 1) return this._chunks[this._first]!;
-    const joined = Buffer.concat(this._first === 0 ? this._chunks : this._chunks.slice(this._first), this._size);
-    this._chunks = [joined];
-    this._first = 0;
-    return joined;
-  }
-
-  /** Removes and returns the first `n` bytes (`n <= _size`). */
-  private _take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    this._size -= n;
-    const first = this._chunks[this._first]!;
-    if (first.length === n) return this._shiftChunk();
-    if (first.length > n) {
-      this._chunks[this._first] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let offset = 0;
-    while (offset < n) {
-      const c = this._chunks[this._first]!;
-      const k = Math.min(c.length, n - offset);
-      c.copy(out, offset, 0, k);
-      offset += k;
-      if (k === c.length) this._shiftChunk();
-      else this._chunks[this._first] = c.subarray(k);
-    }
-    return out;
-  }
-
-  private _takeAll(): Buffer {
-    return this._take(this._size);
-  }
-
   // ---------------------------------------------------------------- reads
 
   /**
@@ -736,8 +677,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
     // Future with `then` (called here, in the reading task's context, as `await` would), so cancelling the task
     // cancels the waiter and the returned promise rejects with CancelledError, exactly as an `await` inside would.
     if (typeof n === "number" && n > 0 && Number.isInteger(n) && this._exception === null) {
-      if (this._size > 0) {
-        const data = this._take(Math.min(n, this._size));
+      if (this._buffer.size > 0) {
+        const data = this._buffer.take(Math.min(n, this._buffer.size));
         this._maybeResumeTransport();
         return Promise.resolve(data);
       }
@@ -751,7 +692,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
         return waiter.then(
           () => {
             if (this._waiter === waiter) this._waiter = null;
-            const data = this._take(Math.min(n, this._size));
+            const data = this._buffer.take(Math.min(n, this._buffer.size));
             this._maybeResumeTransport();
             return data;
           },
@@ -779,8 +720,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
       }
       return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks);
     }
-    if (this._size === 0 && !this._eof) await this._waitForData("read");
-    const data = this._take(Math.min(n, this._size));
+    if (this._buffer.size === 0 && !this._eof) await this._waitForData("read");
+    const data = this._buffer.take(Math.min(n, this._buffer.size));
     this._maybeResumeTransport();
     return data;
   }
@@ -798,9 +739,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
     } catch (e) {
       if (e instanceof IncompleteReadError) return e.partial as Buffer;
       if (e instanceof LimitOverrunError) {
-        const buf = this._contiguous();
-        if (buf.length > e.consumed && buf[e.consumed] === 0x0a) this._take(e.consumed + 1);
-        else this._takeAll();
+        const buf = this._buffer.contiguous();
+        if (buf.length > e.consumed && buf[e.consumed] === 0x0a) this._buffer.take(e.consumed + 1);
+        else this._buffer.takeAll();
         this._maybeResumeTransport();
         throw new RangeError(e.message, { cause: e });
       }
@@ -837,9 +778,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
     let matchStart = -1;
     let matchEnd = -1;
     for (;;) {
-      const buflen = this._size;
+      const buflen = this._buffer.size;
       if (buflen - offset >= minSeplen) {
-        const buf = this._contiguous();
+        const buf = this._buffer.contiguous();
         for (const sep of seps) {
           const i = buf.indexOf(sep, offset);
           if (i !== -1) {
@@ -855,11 +796,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
         if (offset > this._limit) throw new LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
       }
       // A complete separator may have arrived with the EOF, so EOF is checked after the search.
-      if (this._eof) throw new IncompleteReadError(this._takeAll(), null);
+      if (this._eof) throw new IncompleteReadError(this._buffer.takeAll(), null);
       await this._waitForData("readuntil");
     }
     if (matchStart > this._limit) throw new LimitOverrunError("Separator is found, but chunk is longer than limit", matchStart);
-    const chunk = this._take(matchEnd);
+    const chunk = this._buffer.take(matchEnd);
     this._maybeResumeTransport();
     return chunk;
   }
@@ -875,11 +816,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (n < 0) throw new RangeError(`readexactly: expected \`n\` to be >= 0, got ${n}`);
     if (this._exception !== null) throw this._exception;
     if (n === 0) return Buffer.alloc(0);
-    while (this._size < n) {
-      if (this._eof) throw new IncompleteReadError(this._takeAll(), n);
+    while (this._buffer.size < n) {
+      if (this._eof) throw new IncompleteReadError(this._buffer.takeAll(), n);
       await this._waitForData("readexactly");
     }
-    const data = this._take(n);
+    const data = this._buffer.take(n);
     this._maybeResumeTransport();
     return data;
   }
@@ -899,7 +840,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   toString(): string {
     const info = ["StreamReader"];
-    if (this._size > 0) info.push(`${this._size} bytes`);
+    if (this._buffer.size > 0) info.push(`${this._buffer.size} bytes`);
     if (this._eof) info.push("eof");
     if (this._limit !== DEFAULT_LIMIT) info.push(`limit=${this._limit}`);
     if (this._waiter !== null) info.push(`waiter=${this._waiter}`);

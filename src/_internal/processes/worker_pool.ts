@@ -23,6 +23,8 @@ import {
 } from "../../exceptions.js";
 import { Deque } from "../kernel/deque.js";
 import { WORKER_SOURCE } from "./worker_source.js";
+import { type AbortRegistration, abortError, onAbort } from "../abort.js";
+import { describe } from "../validate.js";
 
 /** Options of one call, given with its function: `{ fn, signal, timeout, transferList }` or `{ module, export, ... }`. */
 export interface CallOptions {
@@ -162,7 +164,7 @@ export function toCallOptions(fn: unknown, method: string): CheckedCallOptions |
   const { signal, timeout, transferList } = fn as CallOptions;
   if (signal == null && timeout == null && transferList == null) return null;
   if (signal != null && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${method}: expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`);
+    throw new TypeError(`${method}: expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
   }
   let timeoutMs: number | null = null;
   if (timeout != null) {
@@ -173,65 +175,9 @@ export function toCallOptions(fn: unknown, method: string): CheckedCallOptions |
     if (timeout !== Infinity) timeoutMs = timeout * 1000;
   }
   if (transferList != null && !Array.isArray(transferList)) {
-    throw new TypeError(`${method}: expected \`transferList\` to be an array, got ${describeValue(transferList)}`);
+    throw new TypeError(`${method}: expected \`transferList\` to be an array, got ${describe(transferList)}`);
   }
   return { signal: signal ?? null, timeoutMs, transferList: transferList ?? null };
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  return typeof value;
-}
-
-/** The message of the `CancelledError` an abort gives: the reason's message, or the reason as a string. */
-export function abortMessage(reason: unknown): string {
-  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") {
-    return (reason as { message: string }).message;
-  }
-  return String(reason);
-}
-
-// ------------------------------------------------------------------ signals
-
-/**
- * One "abort" listener per signal, shared by every job that uses the signal, removed when the last of them ends; so
- * many jobs on one long-lived signal neither pile up listeners (Node warns at 11) nor keep finished jobs alive.
- */
-interface SignalWatch {
-  readonly jobs: Set<ExecutorFuture<unknown>>;
-  readonly listener: () => void;
-}
-
-const signalWatches = new WeakMap<AbortSignal, SignalWatch>();
-
-function watchSignal(signal: AbortSignal, job: ExecutorFuture<unknown>): void {
-  let watch = signalWatches.get(signal);
-  if (watch === undefined) {
-    const jobs = new Set<ExecutorFuture<unknown>>();
-    const listener = (): void => {
-      // Forget the watch first: each job's end then finds nothing to unregister while this loop runs.
-      signalWatches.delete(signal);
-      signal.removeEventListener("abort", listener);
-      const message = abortMessage(signal.reason);
-      for (const j of jobs) j._pool._interrupt(j, new CancelledError(message));
-      jobs.clear();
-    };
-    watch = { jobs, listener };
-    signalWatches.set(signal, watch);
-    signal.addEventListener("abort", listener);
-  }
-  watch.jobs.add(job);
-}
-
-function unwatchSignal(signal: AbortSignal, job: ExecutorFuture<unknown>): void {
-  const watch = signalWatches.get(signal);
-  if (watch === undefined) return;
-  watch.jobs.delete(job);
-  if (watch.jobs.size === 0) {
-    signalWatches.delete(signal);
-    signal.removeEventListener("abort", watch.listener);
-  }
 }
 
 const BUILTIN_ERRORS: Record<string, new (message?: string) => Error> = {
@@ -298,7 +244,7 @@ export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
   /** @internal */ readonly _request: JobRequest;
   /** @internal */ readonly _args: unknown[];
   /** @internal */ readonly _pool: WorkerPool;
-  /** @internal */ _signal: AbortSignal | null = null;
+  /** @internal The abort registration of the call's `signal`, until the job ends. */ _abortRegistration: AbortRegistration | null = null;
   /** @internal */ _timer: ReturnType<typeof setTimeout> | null = null;
   /** @internal */ _transfer: readonly TransferListItem[] | null = null;
   // The outcome, once done: a value (`_ok`) or an error. The promise exists only once someone calls `then`,
@@ -420,9 +366,9 @@ export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
       clearTimeout(this._timer);
       this._timer = null;
     }
-    if (this._signal !== null) {
-      unwatchSignal(this._signal, this as ExecutorFuture<unknown>);
-      this._signal = null;
+    if (this._abortRegistration !== null) {
+      this._abortRegistration.dispose();
+      this._abortRegistration = null;
     }
     this._transfer = null;
   }
@@ -650,11 +596,10 @@ export class WorkerPool {
       const { signal, timeoutMs, transferList } = options;
       if (signal !== null) {
         if (signal.aborted) {
-          job._markCancelled(new CancelledError(abortMessage(signal.reason)));
+          job._markCancelled(abortError(signal));
           return job;
         }
-        job._signal = signal;
-        watchSignal(signal, job as ExecutorFuture<unknown>);
+        job._abortRegistration = onAbort(signal, (message) => this._interrupt(job as ExecutorFuture<unknown>, new CancelledError(message)));
       }
       if (timeoutMs !== null) {
         const seconds = timeoutMs / 1000;
