@@ -37,6 +37,17 @@ function checkBody(body: unknown, owner: string): void {
   }
 }
 
+/** `async with primitive: body`: acquires, runs `body`, releases however it ends; resolves with its result. */
+async function holding<R>(primitive: { acquire(): PromiseLike<unknown>; release(): void }, body: () => PromiseLike<R> | R, owner: string): Promise<R> {
+  checkBody(body, owner);
+  await primitive.acquire();
+  try {
+    return await body();
+  } finally {
+    primitive.release();
+  }
+}
+
 function withWaiters(info: string, waiters: number): string {
   return waiters > 0 ? `${info}, waiters: ${waiters}` : info;
 }
@@ -142,14 +153,8 @@ export class Lock extends _LoopBound {
    * Cancellation: cancelled while waiting, `body` never runs and the lock is not taken; cancelled inside `body`,
    * the lock is released before the `CancelledError` propagates.
    */
-  async with<R>(body: () => PromiseLike<R> | R): Promise<R> {
-    checkBody(body, "Lock");
-    await this.acquire();
-    try {
-      return await body();
-    } finally {
-      this.release();
-    }
+  with<R>(body: () => PromiseLike<R> | R): Promise<R> {
+    return holding(this, body, "Lock");
   }
 
   /** Whether the lock is held, and how many callers wait for it. */
@@ -266,38 +271,29 @@ export class Event extends _LoopBound {
    */
   wait(options?: WaitOptions | null): Promise<true> {
     if (options !== undefined) return this.#waitWithOptions(options);
+    return this.#wait(null);
+  }
+
+  /** A blocked call queues a waiter Future, which `set()` completes and an abort of `signal` cancels. */
+  #wait(signal: AbortSignal | null): Promise<true> {
     if (this.#value) return RESOLVED_TRUE;
     let fut: EventWaiter;
     try {
-      fut = this.#newWaiter();
+      const loop = this._getLoop();
+      const waiters = (this.#waiters ??= new Deque());
+      fut = new EventWaiter(loop, waiters);
+      waiters.push(fut);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (signal !== null) cancelOnAbort(signal, fut);
     return fut._wait();
-  }
-
-  /** A waiter Future for a blocked `wait()`, on the list `set()` completes. */
-  #newWaiter(): EventWaiter {
-    const loop = this._getLoop();
-    const waiters = (this.#waiters ??= new Deque());
-    const fut = new EventWaiter(loop, waiters);
-    waiters.push(fut);
-    return fut;
   }
 
   #waitWithOptions(options: WaitOptions | null): Promise<true> {
     const signal = signalOf(options, "Event.wait");
-    if (signal === null) return this.wait();
-    if (signal.aborted) return Promise.reject(abortError(signal));
-    if (this.#value) return RESOLVED_TRUE;
-    let fut: EventWaiter;
-    try {
-      fut = this.#newWaiter();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    cancelOnAbort(signal, fut);
-    return fut._wait();
+    if (signal?.aborted === true) return Promise.reject(abortError(signal));
+    return this.#wait(signal);
   }
 
   /** Whether the flag is set, and how many callers wait for it. */
@@ -635,14 +631,8 @@ export class Semaphore extends _LoopBound {
    *
    * Cancellation: cancelled while waiting, `body` never runs and no permit is taken; the permit is always released.
    */
-  async with<R>(body: () => PromiseLike<R> | R): Promise<R> {
-    checkBody(body, this.constructor.name);
-    await this.acquire();
-    try {
-      return await body();
-    } finally {
-      this.release();
-    }
+  with<R>(body: () => PromiseLike<R> | R): Promise<R> {
+    return holding(this, body, this.constructor.name);
   }
 
   /** The counter, whether `acquire()` would wait, and how many callers wait. */

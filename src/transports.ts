@@ -181,6 +181,13 @@ export class WriteTransport extends BaseTransport {
   }
 }
 
+/** Gives `to` the methods `names` of `from` (a class has one base in JavaScript; these are its other ones). */
+function takeMethods(to: { prototype: object }, from: { prototype: object }, names: readonly string[]): void {
+  for (const name of names) {
+    if (name !== "constructor") Object.defineProperty(to.prototype, name, Object.getOwnPropertyDescriptor(from.prototype, name)!);
+  }
+}
+
 /**
  * A bidirectional stream transport (TCP, Unix socket, TLS): the methods of `ReadTransport` and `WriteTransport`, as
  * CPython's `Transport(ReadTransport, WriteTransport)`. A class has one base in JavaScript: this one extends
@@ -192,11 +199,10 @@ export class Transport extends ReadTransport {}
 /** The write side of a `Transport`: `WriteTransport`'s methods. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- as above
 export interface Transport extends WriteTransport {}
-for (const name of Object.getOwnPropertyNames(WriteTransport.prototype)) {
-  if (name !== "constructor") Object.defineProperty(Transport.prototype, name, Object.getOwnPropertyDescriptor(WriteTransport.prototype, name)!);
-}
+takeMethods(Transport, WriteTransport, Object.getOwnPropertyNames(WriteTransport.prototype));
 
 /** A datagram (UDP) transport. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- three methods of WriteTransport are copied onto it below
 export class DatagramTransport extends BaseTransport {
   /**
    * Sends one datagram to `addr` (`[host, port]`), or to the remote address the endpoint was made with
@@ -211,21 +217,19 @@ export class DatagramTransport extends BaseTransport {
     notImplemented(this, "abort");
   }
 
-  /** As `WriteTransport.setWriteBufferLimits`, for datagrams queued in the system. */
-  setWriteBufferLimits(_high?: number | null, _low?: number | null): void {
-    notImplemented(this, "setWriteBufferLimits");
-  }
-
-  /** `[low, high]` water marks of the send queue. */
-  getWriteBufferLimits(): [number, number] {
-    return notImplemented(this, "getWriteBufferLimits");
-  }
-
-  /** Bytes of datagrams queued and not yet sent. */
-  getWriteBufferSize(): number {
-    return notImplemented(this, "getWriteBufferSize");
-  }
 }
+
+/** The send queue of a `DatagramTransport` has `WriteTransport`'s flow control: its three methods, copied below. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the methods are copied below
+export interface DatagramTransport {
+  /** As `WriteTransport.setWriteBufferLimits`, for datagrams queued in the system. */
+  setWriteBufferLimits(high?: number | null, low?: number | null): void;
+  /** `[low, high]` water marks of the send queue. */
+  getWriteBufferLimits(): [number, number];
+  /** Bytes of datagrams queued and not yet sent. */
+  getWriteBufferSize(): number;
+}
+takeMethods(DatagramTransport, WriteTransport, ["setWriteBufferLimits", "getWriteBufferLimits", "getWriteBufferSize"]);
 
 /** The transport of a child process (implemented by the subprocess module). */
 export class SubprocessTransport extends BaseTransport {
