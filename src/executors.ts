@@ -203,17 +203,20 @@ function checkShutdown(options: unknown): { wait: boolean; cancelFutures: boolea
 }
 
 /**
- * Runs functions in a pool of worker threads (`node:worker_threads`), started as needed up to `maxWorkers`
- * (default `min(32, CPUs + 4)`, as Python). Each job runs alone in its worker; CPU-bound work there does not
- * block the event loop.
+ * What the two pool executors share (as CPython's executors share `concurrent.futures.Executor`'s contract): a
+ * `WorkerPool` of threads or processes behind `submit`, `shutdown` and `maxWorkers`. Not exported from the package:
+ * it shows in the published types only as the base class of both.
  */
-export class ThreadPoolExecutor extends Executor {
+export abstract class _PoolExecutor extends Executor {
   /** @internal */ readonly _pool: WorkerPool;
+  /** @internal The class name in messages: `ThreadPoolExecutor` or `ProcessPoolExecutor`, subclasses included. */
+  readonly _className: string;
 
-  constructor(options?: ExecutorOptions) {
+  /** @internal */
+  constructor(kind: PoolOptions["kind"], options: unknown, defaultWorkers: number) {
     super();
-    const checked = checkOptions(options, "ThreadPoolExecutor", Math.min(32, availableParallelism() + 4));
-    this._pool = new WorkerPool({ kind: "thread", ...checked });
+    this._className = kind === "thread" ? "ThreadPoolExecutor" : "ProcessPoolExecutor";
+    this._pool = new WorkerPool({ kind, ...checkOptions(options, this._className, defaultWorkers) });
   }
 
   /** The most workers that run at once. */
@@ -226,8 +229,9 @@ export class ThreadPoolExecutor extends Executor {
    * future; see {@link Executor.submit}.
    */
   submit<A extends unknown[], R>(fn: WorkerCallable<A, R>, ...args: A): ExecutorFuture<Awaited<R>> {
-    const request = toRequest(fn, "ThreadPoolExecutor.submit");
-    return this._pool.submit(request, args, toCallOptions(fn, "ThreadPoolExecutor.submit"));
+    const method = `${this._className}.submit`;
+    const request = toRequest(fn, method);
+    return this._pool.submit(request, args, toCallOptions(fn, method));
   }
 
   /**
@@ -241,7 +245,19 @@ export class ThreadPoolExecutor extends Executor {
   }
 
   override toString(): string {
-    return `<ThreadPoolExecutor maxWorkers=${this.maxWorkers} workers=${this._pool.workerCount}${this._pool.isBroken ? " broken" : ""}${this._pool.isShutdown ? " shutdown" : ""}>`;
+    const pool = this._pool;
+    return `<${this._className} maxWorkers=${this.maxWorkers} workers=${pool.workerCount}${pool.isBroken ? " broken" : ""}${pool.isShutdown ? " shutdown" : ""}>`;
+  }
+}
+
+/**
+ * Runs functions in a pool of worker threads (`node:worker_threads`), started as needed up to `maxWorkers`
+ * (default `min(32, CPUs + 4)`, as Python). Each job runs alone in its worker; CPU-bound work there does not
+ * block the event loop.
+ */
+export class ThreadPoolExecutor extends _PoolExecutor {
+  constructor(options?: ExecutorOptions) {
+    super("thread", options, Math.min(32, availableParallelism() + 4));
   }
 }
 
@@ -250,41 +266,9 @@ export class ThreadPoolExecutor extends Executor {
  * CPUs, as Python). Each worker is a separate `node` with the parent's Node flags (so a loader such as tsx is
  * there too); a job's `console` output goes to the parent's stdout and stderr.
  */
-export class ProcessPoolExecutor extends Executor {
-  /** @internal */ readonly _pool: WorkerPool;
-
+export class ProcessPoolExecutor extends _PoolExecutor {
   constructor(options?: ProcessPoolExecutorOptions) {
-    super();
-    const checked = checkOptions(options, "ProcessPoolExecutor", availableParallelism());
-    this._pool = new WorkerPool({ kind: "process", ...checked });
-  }
-
-  /** The most workers that run at once. */
-  get maxWorkers(): number {
-    return this._pool.options.maxWorkers;
-  }
-
-  /**
-   * Queues `fn(...args)` (a self-contained function, `{ fn, ... }` or `{ module, export, ... }`) and returns its
-   * future; see {@link Executor.submit}.
-   */
-  submit<A extends unknown[], R>(fn: WorkerCallable<A, R>, ...args: A): ExecutorFuture<Awaited<R>> {
-    const request = toRequest(fn, "ProcessPoolExecutor.submit");
-    return this._pool.submit(request, args, toCallOptions(fn, "ProcessPoolExecutor.submit"));
-  }
-
-  /**
-   * Stops accepting work; see {@link Executor.shutdown}.
-   *
-   * Cancellation: cancelling the caller stops its wait only; the shutdown goes on.
-   */
-  shutdown(options?: ShutdownOptions): Promise<void> {
-    const { wait, cancelFutures } = checkShutdown(options);
-    return this._pool.shutdown(wait, cancelFutures);
-  }
-
-  override toString(): string {
-    return `<ProcessPoolExecutor maxWorkers=${this.maxWorkers} workers=${this._pool.workerCount}${this._pool.isBroken ? " broken" : ""}${this._pool.isShutdown ? " shutdown" : ""}>`;
+    super("process", options, availableParallelism());
   }
 }
 
