@@ -4,46 +4,19 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type ProcessResult, runNode } from "./helpers/process.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(repoRoot, "bin", "asyncio-ts.mjs");
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = ProcessResult;
 
 /**
  * Runs the command line in a child process. `onStdout(all, stdin)` sees the output so far after each chunk; stdin
  * stays open until it calls `stdin.end()` (or, without `onStdout`, is closed at once). Killed after 30 s.
  */
 function runCli(args: string[], onStdout?: (all: string, stdin: NodeJS.WritableStream) => void): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      stdout += chunk;
-      onStdout?.(stdout, child.stdin);
-    });
-    child.stderr.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    if (onStdout === undefined) child.stdin.end();
-    child.on("error", (e) => {
-      clearTimeout(guard);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runNode([bin, ...args], onStdout === undefined ? {} : { onStdout });
 }
 
 /**

@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { runNode } from "./helpers/process.js";
 import * as asyncio from "../src/index.js";
 import { AwaitCycleError, buildAsyncTree, buildTaskTable, formatTaskTable, listeningPorts } from "../src/_internal/tools/ps.js";
 import { type ProcessSnapshot, SNAPSHOT_KEY } from "../src/_internal/tools/task_snapshot.js";
@@ -24,22 +25,7 @@ interface Result {
 
 /** Runs the command line; killed after 60 s (generous: the machine may be loaded). */
 function runCli(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", (e) => {
-      clearTimeout(guard);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runNode([bin, ...args], { killAfterMs: 60_000 });
 }
 
 /** A running target process; `line(pred)` waits for a line of its stdout, `status()` asks it how it is. */

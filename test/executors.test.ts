@@ -3,19 +3,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as asyncio from "../src/index.js";
+import { looseRejection as rejection } from "./helpers/expect.js";
 
 const fixtures = new URL("./fixtures/worker_functions.mjs", import.meta.url);
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-
-/** Awaits `p` and returns what it rejected with; fails when it resolves. */
-async function rejection(p: PromiseLike<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** Runs in a worker: counts itself in `sab[0]`, keeps the highest count seen in `sab[1]`, sleeps, leaves. */
 function trackedJob(sab: SharedArrayBuffer, ms: number): number {

@@ -5,18 +5,9 @@ import { getEventListeners } from "node:events";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as asyncio from "../src/index.js";
+import { looseRejection as rejection } from "./helpers/expect.js";
 
 const fixtures = new URL("./fixtures/worker_functions.mjs", import.meta.url);
-
-/** Awaits `p` and returns what it rejected with; fails when it resolves. */
-async function rejection(p: PromiseLike<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** Runs in a worker: waits until `sab[0]` is no longer 0 (or `ms` passed), sets `sab[1]` to 1, returns its thread id. */
 function blockUntilReleased(sab: SharedArrayBuffer, ms: number): number {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type ProcessResult, runNode } from "./helpers/process.js";
 import * as asyncio from "../src/index.js";
 import { isInstance, rejection } from "./helpers/expect.js";
 
@@ -9,58 +9,19 @@ class MyError extends Error {
   override name = "MyError";
 }
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type ChildResult = ProcessResult;
 
 /**
- * Runs a fixture with tsx in a child Node process. `onLine(line, child)` sees each stdout line as it comes.
+ * Runs a fixture with tsx in a child Node process. `onLine(line, kill)` sees each stdout line as it comes.
  * The child is killed if it runs longer than 30 s, so a broken runner fails the test instead of hanging it.
  */
 function runFixture(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; onLine?: (line: string, kill: (sig: NodeJS.Signals) => void) => void } = {},
 ): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-      cwd: repoRoot,
-      env: options.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      stdout += chunk;
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        options.onLine?.(line, (sig) => child.kill(sig));
-      }
-    });
-    child.stderr.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", (e) => {
-      clearTimeout(guard);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runNode(["--import", "tsx", ...args], options);
 }
 
 /** Runs `fn` with the environment variable `name` set to `value` (undefined: unset), then restores it. */

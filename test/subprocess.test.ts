@@ -4,19 +4,10 @@ import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as asyncio from "../src/index.js";
+import { looseRejection as rejection } from "./helpers/expect.js";
 
 const { PIPE, STDOUT, DEVNULL } = asyncio.subprocess;
 const NODE = process.execPath;
-
-/** Awaits `p` and returns what it rejected with; fails when it resolves. */
-async function rejection(p: PromiseLike<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** A fresh temporary directory, removed when `body` ends. */
 async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {

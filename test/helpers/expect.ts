@@ -18,6 +18,13 @@ export async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
   assert.fail(`expected a rejection, got a result: ${inspect(value, { depth: 1 })}`);
 }
 
+/**
+ * As `rejection`, typed loosely, for tests that read the fields of the error they expect (`code`, `cause`, ...).
+ */
+export function looseRejection(p: PromiseLike<unknown>): Promise<any> {
+  return rejection(p);
+}
+
 /** Asserts `value instanceof cls` (and narrows its type); the message names what was found instead. */
 export function isInstance<T>(value: unknown, cls: abstract new (...args: any[]) => T, what = "value"): asserts value is T {
   if (!(value instanceof cls)) {
