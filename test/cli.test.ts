@@ -155,7 +155,8 @@ describe("the REPL", () => {
 
   test("a promise still pending a moment later is shown, and its later rejection is reported once", async () => {
     const result = await replSession(
-      'const p = new Promise((_, rej) => setTimeout(() => rej(new Error("late")), 50)); p\nawait asyncio.sleep(0.2)\n6 * 7\n',
+      // The rejection comes a full second later, so that even a loaded machine shows the promise pending first.
+      'const p = new Promise((_, rej) => setTimeout(() => rej(new Error("late")), 1000)); p\nawait asyncio.sleep(1.5)\n6 * 7\n',
     );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /<pending>/);
