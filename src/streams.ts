@@ -673,9 +673,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * Cancellation: nothing is lost; the buffered bytes stay for the next read.
    */
   read(n = -1): Promise<Buffer> {
-    // Fast paths, without an async frame: data is buffered, or one wait for it. The wait chains on the waiter
-    // Future with `then` (called here, in the reading task's context, as `await` would), so cancelling the task
-    // cancels the waiter and the returned promise rejects with CancelledError, exactly as an `await` inside would.
+    // Fast paths, without an async frame: data is buffered, or one wait for it. The wait registers the waiter
+    // Future with the reading task here (`_wait`, as `await` would, and a native promise for V8), so cancelling the
+    // task cancels the waiter and the returned promise rejects with CancelledError, as an `await` inside would.
     if (typeof n === "number" && n > 0 && Number.isInteger(n) && this._exception === null) {
       if (this._buffer.size > 0) {
         const data = this._buffer.take(Math.min(n, this._buffer.size));
@@ -689,7 +689,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
         } catch (e) {
           return Promise.reject(e);
         }
-        return waiter.then(
+        return waiter._wait(
           () => {
             if (this._waiter === waiter) this._waiter = null;
             const data = this._buffer.take(Math.min(n, this._buffer.size));
