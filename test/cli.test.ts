@@ -1,10 +1,10 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ProcessResult, runNode } from "./helpers/process.js";
+import { type ProcessResult, ensureBuilt, runNode } from "./helpers/process.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(repoRoot, "bin", "asyncio-ts.mjs");
@@ -77,28 +77,10 @@ function replSession(input: string, args: string[] = []): Promise<Result> {
   });
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
-  }
-  return newest;
-}
-
 // The command line runs the built package (dist/), which `npm ci` builds; rebuild it when the sources are newer.
 before(() => {
-  const entry = join(repoRoot, "dist", "index.js");
-  const fresh =
-    existsSync(entry) && existsSync(join(repoRoot, "dist", "testing.js")) && statSync(entry).mtimeMs >= newestMtime(join(repoRoot, "src"));
-  if (!fresh) {
-    spawnSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-      cwd: repoRoot,
-      stdio: "ignore",
-    });
-  }
-  assert.equal(existsSync(entry), true, "dist/index.js could not be built");
+  ensureBuilt(["index.js", "testing.js"]);
+  assert.equal(existsSync(join(repoRoot, "dist", "index.js")), true, "dist/index.js could not be built");
 });
 
 describe("the REPL", () => {

@@ -1,13 +1,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcessByStdio, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { runNode } from "./helpers/process.js";
+import { ensureBuilt, runNode } from "./helpers/process.js";
 import * as asyncio from "../src/index.js";
 import { AwaitCycleError, buildAsyncTree, buildTaskTable, formatTaskTable, listeningPorts } from "../src/_internal/tools/ps.js";
 import { type ProcessSnapshot, SNAPSHOT_KEY } from "../src/_internal/tools/task_snapshot.js";
@@ -111,27 +111,10 @@ after(async () => {
   await Promise.all(targets.map((t) => t.kill()));
 });
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
-  }
-  return newest;
-}
-
 // The command line and the target run the built package (dist/); rebuild it when the sources are newer.
 before(() => {
-  const entry = join(repoRoot, "dist", "_internal", "tools", "ps.js");
-  const fresh = existsSync(entry) && statSync(join(repoRoot, "dist", "index.js")).mtimeMs >= newestMtime(join(repoRoot, "src"));
-  if (!fresh) {
-    spawnSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-      cwd: repoRoot,
-      stdio: "ignore",
-    });
-  }
-  assert.equal(existsSync(entry), true, "dist/_internal/tools/ps.js could not be built");
+  ensureBuilt(["_internal/tools/ps.js"]);
+  assert.equal(existsSync(join(repoRoot, "dist", "_internal", "tools", "ps.js")), true, "dist/_internal/tools/ps.js could not be built");
 });
 
 const TRACKS: Record<string, string> = { TNDNBTG: "Sundowning", Levitate: "Sundowning", DYWTYLM: "TMBTE", "Aqua Regia": "TMBTE" };

@@ -4,10 +4,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildIsFresh } from "./helpers/process.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
@@ -31,15 +32,6 @@ function node(args: string[]): SpawnSyncReturns<string> {
   return run(process.execPath, args, consumer);
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 before(() => {
   work = mkdtempSync(join(tmpdir(), "asyncio-ts-package-"));
   // A copy of what `npm pack` may take, built there: the repository's own dist/ is left to the other tests.
@@ -50,9 +42,7 @@ before(() => {
   }
   // The repository's build when it is newer than the sources and the compiler settings (as after `npm ci`), else a
   // new one.
-  const built = join(repoRoot, "dist", "index.js");
-  const inputs = Math.max(newestMtime(join(repoRoot, "src")), ...["tsconfig.json", "tsconfig.build.json"].map((f) => statSync(join(repoRoot, f)).mtimeMs));
-  if (existsSync(built) && statSync(built).mtimeMs >= inputs) cpSync(join(repoRoot, "dist"), join(copy, "dist"), { recursive: true });
+  if (buildIsFresh()) cpSync(join(repoRoot, "dist"), join(copy, "dist"), { recursive: true });
   else ok(run(process.execPath, [tsc, "-p", join(repoRoot, "tsconfig.build.json"), "--outDir", join(copy, "dist")], repoRoot), "the build");
   ok(run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", work], copy), "npm pack");
   const tarball = readdirSync(work).find((name) => name.endsWith(".tgz"));

@@ -1,5 +1,7 @@
 // Running a child Node process in a test and collecting what it printed.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository's root directory, where the child processes run. */
@@ -57,5 +59,35 @@ export function runNode(args: readonly string[], options: RunNodeOptions = {}): 
       clearTimeout(guard);
       resolve({ code, signal, stdout, stderr });
     });
+  });
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Whether the repository's dist/ holds `entries` (paths under dist/) and is newer than the sources and the compiler
+ * settings, as right after `npm ci`.
+ */
+export function buildIsFresh(entries: readonly string[] = ["index.js"]): boolean {
+  const dist = join(repoRoot, "dist");
+  const index = join(dist, "index.js");
+  if (!existsSync(index) || !entries.every((e) => existsSync(join(dist, e)))) return false;
+  const inputs = Math.max(newestMtime(join(repoRoot, "src")), ...["tsconfig.json", "tsconfig.build.json"].map((f) => statSync(join(repoRoot, f)).mtimeMs));
+  return statSync(index).mtimeMs >= inputs;
+}
+
+/** Builds dist/ when it is not fresh (see `buildIsFresh`), for tests that run the built package. */
+export function ensureBuilt(entries: readonly string[] = ["index.js"]): void {
+  if (buildIsFresh(entries)) return;
+  spawnSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+    cwd: repoRoot,
+    stdio: "ignore",
   });
 }
