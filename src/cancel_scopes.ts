@@ -15,7 +15,7 @@
  */
 import { inspect } from "node:util";
 import { currentTaskOrNull, requireRunningLoop, runningLoopOrNull } from "./_internal/kernel/context.js";
-import { CancelledError, RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
+import { RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
 import type { Task } from "./tasks.js";
@@ -137,9 +137,7 @@ export function _requestCancel(task: Task<unknown>, origin: CancelScope | null, 
     return null;
   }
   if (task._state !== "PENDING") return null;
-  task._numCancelsRequested++;
-  const abort = task._abort;
-  if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
+  task._countCancel(msg);
   origin._pending++;
   const parked: _Parked = { node: origin, epoch: origin._epoch };
   recheck(task);

@@ -139,8 +139,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal */ _cancelScope: _ScopeHooks | null = null;
   /** @internal The async context of the creator, for a lazily started task with no explicit context. */
   private _scope: AsyncResource | null = null;
-  /** Absent until `signal` is first read. */
-  /** @internal */ declare _abort: AbortController | undefined;
+  /** @internal Absent until `signal` is first read. */ declare _abort: AbortController | undefined;
 
   /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
   constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {
@@ -281,8 +280,7 @@ export class Task<T = unknown> extends Future<T> {
   override cancel(msg?: string): boolean {
     this._markRetrieved();
     if (this._state !== "PENDING") return false;
-    this._numCancelsRequested++;
-    if (this._abort !== undefined && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg));
+    this._countCancel(msg);
     if (this._cancelScope !== null) return this._cancelScope._onCancel(this as Task<unknown>, msg);
     const waiter = this._futWaiter;
     // A waiter that was cancelled may be a Task that ignores it; it stays our waiter so a later cancel reaches it.
@@ -290,6 +288,12 @@ export class Task<T = unknown> extends Future<T> {
     this._mustCancel = true;
     this._cancelMessage = msg;
     return true;
+  }
+
+  /** @internal What every cancel request does first, delivered or not: count it in `cancelling()`, abort `signal`. */
+  _countCancel(msg: string | undefined): void {
+    this._numCancelsRequested++;
+    if (this._abort !== undefined && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg));
   }
 
   /** How many cancellations are pending (`cancel()` calls not matched by `uncancel()`). */
