@@ -87,9 +87,14 @@ export class Lock extends _LoopBound {
    * had already been handed to it, the lock goes to the next waiter.
    * Aborting `options.signal` acts as a cancellation of this call alone, with `CancelledError(reason's message)`; the calling task is not cancelled.
    */
+  /** Free for a new caller: not held, and nobody queued but cancelled waiters (no barging past a live one). */
+  #free(): boolean {
+    return !this.#locked && (this.#waiters === null || allCancelled(this.#waiters));
+  }
+
   acquire(options?: WaitOptions | null): Promise<true> {
     if (options !== undefined) return this.#acquireWithOptions(options);
-    if (!this.#locked && (this.#waiters === null || allCancelled(this.#waiters))) {
+    if (this.#free()) {
       this.#locked = true;
       return RESOLVED_TRUE;
     }
@@ -109,7 +114,7 @@ export class Lock extends _LoopBound {
       if (ownLink) link.dispose();
       return Promise.reject(new CancelledError(link.message));
     }
-    if (!this.#locked && (this.#waiters === null || allCancelled(this.#waiters))) {
+    if (this.#free()) {
       if (ownLink) link.dispose();
       this.#locked = true;
       return RESOLVED_TRUE;
