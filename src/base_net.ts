@@ -38,7 +38,7 @@ import {
   runInLoop,
   systemError,
 } from "./_internal/io/netutil.js";
-import { describe } from "./_internal/validate.js";
+import { checkOptions, describe } from "./_internal/validate.js";
 
 // ------------------------------------------------------------------ option types
 
@@ -253,12 +253,6 @@ function checkFactory(factory: unknown, method: string): void {
   }
 }
 
-function checkOptions<T extends object>(options: T | null | undefined, method: string): T {
-  if (options === undefined || options === null) return {} as T;
-  if (typeof options !== "object") throw new TypeError(`${method}: expected \`options\` to be an object, got ${describe(options)}`);
-  return options;
-}
-
 // ------------------------------------------------------------------ connecting
 
 /** The error for "every address failed", as asyncio builds it. */
@@ -396,7 +390,7 @@ EventLoop.prototype.createConnection = async function createConnection<P extends
   const method = "createConnection";
   this._checkClosed();
   checkFactory(protocolFactory, method);
-  const o = checkOptions(options, method);
+  const o = checkOptions(options, method) ?? {};
   const h = checkHost(host, method);
   const ssl = checkSSL(o.ssl, method);
   let serverHostname = o.serverHostname ?? null;
@@ -464,7 +458,7 @@ EventLoop.prototype.createUnixConnection = async function createUnixConnection<P
   const method = "createUnixConnection";
   this._checkClosed();
   checkFactory(protocolFactory, method);
-  const o = checkOptions(options, method);
+  const o = checkOptions(options, method) ?? {};
   const ssl = checkSSL(o.ssl, method);
   const serverHostname = o.serverHostname ?? null;
   if (ssl !== null && serverHostname === null) throw new RangeError(`${method}: pass \`serverHostname\` when using \`ssl\``);
@@ -560,7 +554,7 @@ function checkServerArgs<O extends CreateServerOptions | CreateUnixServerOptions
 ): { o: O; ssl: SSLOption | null; tlsOptions: tls.TLSSocketOptions | null; timeouts: TlsTimeouts; backlog: number } {
   loop._checkClosed();
   checkFactory(protocolFactory, method);
-  const o = checkOptions(options, method);
+  const o = checkOptions(options, method) ?? ({} as O);
   const ssl = checkSSL(o.ssl, method);
   const tlsOptions = ssl === null ? null : serverTlsOptions(ssl, method);
   return { o, ssl, tlsOptions, timeouts: tlsTimeouts(o, ssl, method), backlog: checkBacklog(o.backlog, method) };
@@ -671,7 +665,7 @@ EventLoop.prototype.startTls = async function startTls(
   }
   const ssl = checkSSL(sslcontext, method);
   if (ssl === null) throw new TypeError(`${method}: expected \`sslcontext\` to be true, a tls.SecureContext or TLS options, got ${describe(sslcontext)}`);
-  const o = checkOptions(options, method);
+  const o = checkOptions(options, method) ?? {};
   const serverSide = o.serverSide === true;
   const serverHostname = o.serverHostname ?? null;
   if (serverSide && serverHostname !== null) throw new RangeError(`${method}: \`serverHostname\` is only meaningful on the client side`);
@@ -710,7 +704,7 @@ EventLoop.prototype.createDatagramEndpoint = async function createDatagramEndpoi
   const method = "createDatagramEndpoint";
   this._checkClosed();
   checkFactory(protocolFactory, method);
-  const o = checkOptions(options, method);
+  const o = checkOptions(options, method) ?? {};
   const localAddr = checkHostPort(o.localAddr, "localAddr", method);
   const remoteAddr = checkHostPort(o.remoteAddr, "remoteAddr", method);
   let family = checkFamily(o.family, method);
@@ -789,7 +783,7 @@ EventLoop.prototype.getaddrinfo = async function getaddrinfo(
   options?: GetaddrinfoOptions,
 ): Promise<AddrInfo[]> {
   const method = "getaddrinfo";
-  const o = checkOptions(options, method);
+  const o = checkOptions(options, method) ?? {};
   const h = checkHost(host, method);
   const p = checkPort(port, method);
   const family = checkFamily(o.family, method);

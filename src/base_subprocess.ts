@@ -32,7 +32,7 @@ import { resolveSignal, signalNumber, type SignalLike } from "./_internal/proces
 import { inLoop, isSystemError, systemError, toWritable } from "./_internal/io/netutil.js";
 import { WriteFlowControl } from "./_internal/io/flow_control.js";
 import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./_internal/io/constants.js";
-import { describe } from "./_internal/validate.js";
+import { checkOptions, describe } from "./_internal/validate.js";
 
 /** Python's `subprocess.PIPE`: connect a pipe to the child's stream. */
 export const PIPE = -1;
@@ -118,9 +118,7 @@ export interface SubprocessPlan {
 
 /** @internal Checks `options` for `method`; `defaultTarget` is what an absent stream gets (PIPE or inherit). */
 export function _checkOptions(options: unknown, method: string, defaultTarget: StdioTarget, shell: boolean): SubprocessPlan {
-  if (options === null || options === undefined) options = {};
-  if (typeof options !== "object") throw new TypeError(`${method}: expected \`options\` to be an object, got ${describe(options)}`);
-  const o = options as Record<string, unknown>;
+  const o: Record<string, unknown> = checkOptions(options as Record<string, unknown> | null | undefined, method) ?? {};
   for (const key of Object.keys(o)) {
     if (o[key] === undefined) continue;
     if (Object.hasOwn(PYTHON_ONLY_DEFAULTS, key)) {

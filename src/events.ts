@@ -36,12 +36,11 @@ import {
   runningLoops,
 } from "./_internal/kernel/context.js";
 import { RuntimeError } from "./exceptions.js";
-import { checkOptions } from "./_internal/abort.js";
 import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
 import { _newFuture, type _UnretrievedReport } from "./futures.js";
 import { _newTask, _ensureFutureOn } from "./tasks.js";
-import { checkSeconds } from "./_internal/validate.js";
+import { checkSeconds, checkOptions } from "./_internal/validate.js";
 
 /** What a callback scheduled on the loop looks like. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parameter list of any[] is what lets every function's own signature through

@@ -13,7 +13,7 @@ import { BinaryHeap } from "./_internal/kernel/heap.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./exceptions.js";
 import { Event, type WaitOptions } from "./locks.js";
 import { _LoopBound, _removeWaiter } from "./mixins.js";
-import { describe } from "./_internal/validate.js";
+import { checkOptions, describe } from "./_internal/validate.js";
 import { AbortLink, abortError, signalOf } from "./_internal/abort.js";
 
 /** What `put()` returns when no waiting is needed: one shared settled promise, nothing allocated. */
@@ -456,10 +456,7 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
   /** A priority queue holding at most `maxsize` items (`<= 0`: unbounded), ordered by `compare` if given. */
   constructor(maxsize = 0, options: PriorityQueueOptions<T> | null = {}) {
     super(maxsize);
-    if (options !== null && typeof options !== "object") {
-      throw new TypeError(`PriorityQueue: expected \`options\` to be an object, got ${describe(options)}`);
-    }
-    const compare = options?.compare;
+    const compare = checkOptions(options, "PriorityQueue")?.compare;
     if (compare !== undefined && typeof compare !== "function") {
       throw new TypeError(`PriorityQueue: expected \`compare\` to be a function, got ${describe(compare)}`);
     }

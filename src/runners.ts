@@ -9,7 +9,8 @@ import { type EventLoop, newEventLoop, setEventLoop } from "./events.js";
 import { type Task, _checkCoroutineFunction } from "./tasks.js";
 import { gather } from "./waiting.js";
 import { _signalHandlerCallback } from "./unix_events.js";
-import { checkOptions, checkSignal } from "./_internal/abort.js";
+import { checkSignal } from "./_internal/abort.js";
+import { checkOptions } from "./_internal/validate.js";
 import type { ContextRunner } from "./events.js";
 
 /** Options of `run` and `Runner`. */

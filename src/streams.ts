@@ -31,7 +31,7 @@ import { isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
 import { ByteQueue } from "./_internal/io/byte_queue.js";
 import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 import "./base_net.js";
-import { describe } from "./_internal/validate.js";
+import { checkOptions, describe } from "./_internal/validate.js";
 
 export { Server, ServerSocket } from "./servers.js";
 
@@ -65,9 +65,9 @@ export type OpenUnixConnectionOptions = CreateUnixConnectionOptions & StreamLimi
 export type StartUnixServerOptions = CreateUnixServerOptions & StreamLimitOption;
 
 function splitLimit<T extends StreamLimitOption>(options: T | undefined, method: string): [number | undefined, Omit<T, "limit">] {
-  if (options === undefined || options === null) return [undefined, {} as Omit<T, "limit">];
-  if (typeof options !== "object") throw new TypeError(`${method}: expected \`options\` to be an object, got ${describe(options)}`);
-  const { limit, ...rest } = options;
+  const checked = checkOptions(options, method);
+  if (checked === undefined) return [undefined, {} as Omit<T, "limit">];
+  const { limit, ...rest } = checked;
   return [limit, rest];
 }
 

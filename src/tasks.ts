@@ -21,8 +21,8 @@ import {
 import { CancelledError, RuntimeError, _asCancelledError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
 import { type Awaitable, Future } from "./futures.js";
-import { isPromiseLike } from "./_internal/validate.js";
-import { abortMessage, cancelOnAbort, checkOptions, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
+import { isPromiseLike, checkOptions } from "./_internal/validate.js";
+import { abortMessage, cancelOnAbort, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
 
 /** The options argument of an operation that only takes a `signal`. */
 export interface SignalOption {

@@ -13,8 +13,8 @@ import { type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js
 import { type Awaitable, Future } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
 import { Deque } from "./_internal/kernel/deque.js";
-import { checkSecondsOrNull, isIterable, isPromiseLike } from "./_internal/validate.js";
-import { abortError, abortMessage, cancelOnAbort, checkOptions, checkSignal, signalOf } from "./_internal/abort.js";
+import { checkSecondsOrNull, isIterable, isPromiseLike, checkOptions } from "./_internal/validate.js";
+import { abortError, abortMessage, cancelOnAbort, checkSignal, signalOf } from "./_internal/abort.js";
 
 import { type SignalOption, _ensureFutureOn } from "./tasks.js";
 

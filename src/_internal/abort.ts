@@ -8,6 +8,7 @@
  */
 import { CancelledError } from "../exceptions.js";
 import type { Future } from "../futures.js";
+import { checkOptions, describe } from "./validate.js";
 
 /** The message of the `CancelledError` an abort becomes: the reason's message, or `String(reason)`. */
 export function abortMessage(signal: AbortSignal): string {
@@ -23,18 +24,6 @@ export function abortError(signal: AbortSignal): CancelledError {
   return new CancelledError(abortMessage(signal));
 }
 
-/**
- * `options` checked as an options argument of `method`: undefined and null mean none; anything but an object is a
- * `TypeError` (so `createTask(fn, "name")` does not silently drop the name).
- */
-export function checkOptions<O extends object>(options: O | null | undefined, method: string): O | undefined {
-  if (options === undefined || options === null) return undefined;
-  if (typeof options !== "object") {
-    throw new TypeError(`${method}: expected \`options\` to be an object, got ${describe(options)}`);
-  }
-  return options;
-}
-
 /** The `signal` option checked: an `AbortSignal`, or null when absent (undefined or null); else `TypeError`. */
 export function checkSignal(signal: unknown, method: string): AbortSignal | null {
   if (signal === undefined || signal === null) return null;
@@ -48,13 +37,6 @@ export function checkSignal(signal: unknown, method: string): AbortSignal | null
 export function signalOf(options: { signal?: AbortSignal | null } | null | undefined, method: string): AbortSignal | null {
   const checked = checkOptions(options, method);
   return checked === undefined ? null : checkSignal(checked.signal, method);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return `${JSON.stringify(value)} (string)`;
-  if (typeof value === "object") return `${(value as object).constructor?.name ?? "object"} (object)`;
-  return `${String(value)} (${typeof value})`;
 }
 
 /** What an abort does to one operation: called once, with the abort's message. */

@@ -58,3 +58,15 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === "function"
   );
 }
+
+/**
+ * `options` checked as an options argument of `method`: undefined and null mean none; anything but an object is a
+ * `TypeError` (so `createTask(fn, "name")` does not silently drop the name).
+ */
+export function checkOptions<O extends object>(options: O | null | undefined, method: string): O | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== "object") {
+    throw new TypeError(`${method}: expected \`options\` to be an object, got ${describe(options)}`);
+  }
+  return options;
+}
