@@ -16,18 +16,12 @@ import { Deque } from "./_internal/kernel/deque.js";
 import { currentTaskOrNull } from "./_internal/kernel/context.js";
 import { RuntimeError, WouldBlock } from "./exceptions.js";
 import { Guard, _LoopBound } from "./mixins.js";
-import { describe } from "./_internal/validate.js";
+import { describe, checkBody } from "./_internal/validate.js";
 
 /** What `acquire()` returns when no waiting is needed: one shared settled promise. */
 const RESOLVED: Promise<void> = Promise.resolve();
 
 function noop(): void {}
-
-function checkBody(body: unknown, owner: string): void {
-  if (typeof body !== "function") {
-    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${describe(body)}`);
-  }
-}
 
 function requireTask(method: string): Task<unknown> {
   const task = currentTaskOrNull();

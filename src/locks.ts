@@ -18,7 +18,7 @@ import { Future } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import type { RunResult } from "./_internal/kernel/context.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
-import { describe, isPromiseLike } from "./_internal/validate.js";
+import { describe, isPromiseLike, checkBody } from "./_internal/validate.js";
 import { AbortLink, abortError, cancelOnAbort, signalOf } from "./_internal/abort.js";
 import { Guard, _LoopBound, _removeWaiter } from "./mixins.js";
 
@@ -30,12 +30,6 @@ export interface WaitOptions {
 
 /** What `acquire()`/`wait()` return when no waiting is needed: one shared settled promise, nothing allocated. */
 const RESOLVED_TRUE: Promise<true> = Promise.resolve(true);
-
-function checkBody(body: unknown, owner: string): void {
-  if (typeof body !== "function") {
-    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${describe(body)}`);
-  }
-}
 
 /** `async with primitive: body`: acquires, runs `body`, releases however it ends; resolves with its result. */
 async function holding<R>(primitive: { acquire(): PromiseLike<unknown>; release(): void }, body: () => PromiseLike<R> | R, owner: string): Promise<R> {

@@ -17,7 +17,7 @@ import { type SSLOption, type TlsTimeouts, tlsExtra, tlsHandshake } from "./sslp
 import { BaseTransport } from "./transports.js";
 import { _SocketTransport } from "./socket_transports.js";
 import { holdErrors, inLoop, makeProtocol, releaseErrors, trackResource, untrackResource } from "./_internal/io/netutil.js";
-import { describe } from "./_internal/validate.js";
+import { checkBody } from "./_internal/validate.js";
 
 /**
  * `peername` and `sockname` of a socket just accepted, for its transport's extra information. Read at once, as
@@ -318,7 +318,7 @@ export class Server<A extends HostPort | string = HostPort | string> {
    * Cancellation: a cancelled body still closes the server and waits for its connections.
    */
   async with<R>(body: (server: this) => PromiseLike<R> | R): Promise<R> {
-    if (typeof body !== "function") throw new TypeError(`Server.with: expected \`body\` to be a function, got ${describe(body)}`);
+    checkBody(body, "Server");
     try {
       return await body(this);
     } finally {

@@ -70,3 +70,10 @@ export function checkOptions<O extends object>(options: O | null | undefined, me
   }
   return options;
 }
+
+/** The body of a `.with(body)` (Python's `async with`): a function, else `TypeError` naming `owner.with`. */
+export function checkBody(body: unknown, owner: string): void {
+  if (typeof body !== "function") {
+    throw new TypeError(`${owner}.with: expected \`body\` to be a function, got ${describe(body)}`);
+  }
+}
