@@ -392,12 +392,7 @@ export class Condition extends _LoopBound {
       return Promise.reject(abortError(signal));
     }
     const link = new AbortLink(signal);
-    const result = this._wait(link);
-    result.then(
-      () => link.dispose(),
-      () => link.dispose(),
-    );
-    return result;
+    return link.until(this._wait(link));
   }
 
   /** @internal `wait()`; an abort through `link` cancels the wait for a notification (the lock is still taken back). */
@@ -746,12 +741,7 @@ export class Barrier extends _LoopBound {
     if (signal === null) return this.#wait(null);
     if (signal.aborted) return Promise.reject(abortError(signal));
     const link = new AbortLink(signal);
-    const result = this.#wait(link);
-    result.then(
-      () => link.dispose(),
-      () => link.dispose(),
-    );
-    return result;
+    return link.until(this.#wait(link));
   }
 
   async #wait(link: AbortLink | null): Promise<number> {

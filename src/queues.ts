@@ -141,12 +141,7 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     if (signal.aborted) return Promise.reject(abortError(signal));
     if (!this.full()) return this.put(item);
     const link = new AbortLink(signal);
-    const result = this.#putSlow(item, link);
-    result.then(
-      () => link.dispose(),
-      () => link.dispose(),
-    );
-    return result;
+    return link.until(this.#putSlow(item, link));
   }
 
   async #putSlow(item: T, link: AbortLink | null = null): Promise<void> {
@@ -221,12 +216,7 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     if (signal.aborted) return Promise.reject(abortError(signal));
     if (this._queue.length > 0 || this.#isShutdown) return this.get();
     const link = new AbortLink(signal);
-    const result = this.#getSlow(link);
-    result.then(
-      () => link.dispose(),
-      () => link.dispose(),
-    );
-    return result;
+    return link.until(this.#getSlow(link));
   }
 
   async #getSlow(link: AbortLink | null = null): Promise<T> {

@@ -157,6 +157,13 @@ export class AbortLink {
     this.#current = null;
     this.#registration.dispose();
   }
+
+  /** Disposes of the link once `operation` settles, whichever way; returns `operation`. */
+  until<T>(operation: Promise<T>): Promise<T> {
+    const dispose = (): void => this.dispose();
+    operation.then(dispose, dispose);
+    return operation;
+  }
 }
 
 /**
