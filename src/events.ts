@@ -5,10 +5,13 @@
  * - One iteration moves the due timers to the ready queue, then runs the items that were ready when it began, in
  *   FIFO order (those scheduled meanwhile wait for the next iteration, as in CPython).
  * - An item is a callback, or a task step: a task's start, or its resumption by a Future it awaited. A step runs
- *   from there until the task suspends on something not yet done, or its body ends; it is over when the microtask
- *   queue has drained after it started. Nothing else of the loop runs meanwhile: the driver (`_drive`) continues
- *   from a `process.nextTick` queued from a microtask, which Node runs exactly once the microtask queue is empty.
- *   Microtasks that plain callbacks released (a promise they resolved) also drain before the next step starts.
+ *   from there until the task suspends on something not yet done, or its body ends. Nothing else of the loop runs
+ *   meanwhile. The driver (`_drive`) learns that a step is over in one of two ways:
+ *   - fast: the task suspended on one of our own awaitables (a Future, or a wait of our primitives) or its body
+ *     ended, and the microtasks the step queued have run (two microtasks after the step began; see `_stepParked`);
+ *   - otherwise (a task awaiting a foreign promise, say): from a `process.nextTick` queued from a microtask, which
+ *     Node runs exactly once the microtask queue is empty.
+ *   Microtasks that plain callbacks released (a promise they resolved) drain before the next step starts.
  * - Iterations follow each other without a Node turn between them while work is ready, for at most
  *   `MAX_TURN_MS` of real time; then the next one waits for a `setImmediate`, so Node's I/O and timers are never
  *   held back longer than that (plus the iteration that crossed the bound).
@@ -202,7 +205,12 @@ export class EventLoop {
   //   TimerHandles with `_scheduled` set.
   // - `_inIteration` is true from the start of an iteration until its last item ran and the microtasks of its last
   //   step drained; meanwhile nothing queues another iteration (the end of this one decides what comes next).
-  // - `_stepTask` is the task whose step runs (set when it starts, cleared once the microtask queue drained).
+  // - `_stepTask` is the task whose step runs (set when it starts, cleared once the step is over).
+  // - `_stepParked` is cleared when a step begins (`_beginStep`) and set during it by the step's task suspending on
+  //   our awaitable or ending. A `then` counts only once `_stepOwnCode` is false: V8 calls `then` for `await future`
+  //   from a job, after the code that awaited; a `then` called by the task's own code (`Promise.race([future])`, say)
+  //   does not prove that the task suspended. `_stepOwnCode` is true from the step's start until the body's first
+  //   part returned (a start) or the driver's first check ran (a resumption, whose code runs in the microtask before).
   // - `_dirty`: a plain callback ran since the microtask queue last drained; no step starts before it drains.
   // - `_immediate` is non-null exactly when a setImmediate is queued for the next iteration. While it is set,
   //   nothing queues another.
@@ -228,6 +236,12 @@ export class EventLoop {
   _todo = 0;
   /** @internal */ _dirty = false;
   /** @internal */ _stepTask: Task<unknown> | null = null;
+  /** @internal The running step's task may be running its own code first (see the invariants). */
+  _stepOwnCode = false;
+  /** @internal The running step's task suspended on our awaitable, or its body ended (see the invariants). */
+  _stepParked = false;
+  /** @internal How many of the driver's two checks of the running step ran. */
+  private _stepChecks = 0;
   /** @internal Real time (ms) at which the Node turn running the current iterations began. */
   private _turnStart = 0;
   /** @internal Items run since the clock was last read for `MAX_TURN_MS`. */
@@ -419,14 +433,18 @@ export class EventLoop {
         if (r !== RUN_STEP) {
           // RUN_STEP_MORE: the item's remainder is now first in the queue; RUN_DEFER: the item itself goes back.
           this._todo++;
-          if (r === RUN_DEFER) ready.unshift(item);
+          if (r === RUN_DEFER) {
+            ready.unshift(item);
+            this._awaitDrain();
+            return;
+          }
         }
         this._awaitStepEnd();
         return;
       }
       if (this._dirty) {
         // Let what the last callbacks released run before the iteration ends.
-        this._awaitStepEnd();
+        this._awaitDrain();
         return;
       }
       if (!this._endIteration()) return;
@@ -434,12 +452,41 @@ export class EventLoop {
     }
   }
 
-  /** Calls `_afterStep` once the microtask queue has drained. */
+  /** @internal A step of `task` begins (its start or its resumption). */
+  _beginStep(task: Task<unknown>): void {
+    this._stepTask = task;
+    this._stepOwnCode = true;
+    this._stepParked = false;
+  }
+
+  /** Calls `_afterStep` once the step that just began is over (see the module's header). */
   private _awaitStepEnd(): void {
+    this._stepChecks = 0;
+    void SETTLED.then(this._checkStepEnd);
+  }
+
+  /** Calls `_afterStep` once the microtask queue has drained (after plain callbacks: no step to watch). */
+  private _awaitDrain(): void {
     void SETTLED.then(this._queueAfterStep);
   }
 
-  /** A microtask queued after a step began: the tick it queues runs once the microtask queue is empty. */
+  /**
+   * Two microtasks after a step began: the first only queues the second, so that the jobs the step's first microtask
+   * queued (V8's `then` for `await future`, the reaction to the body's end) have run by the second. Then the step is
+   * over if its task suspended on our awaitable or ended; else the tick decides, once the microtask queue is empty.
+   */
+  private readonly _checkStepEnd = (): void => {
+    if (this._stepChecks++ === 0) {
+      this._stepOwnCode = false;
+      void SETTLED.then(this._checkStepEnd);
+    } else if (this._stepParked) {
+      this._afterStep();
+    } else {
+      process.nextTick(this._afterStep);
+    }
+  };
+
+  /** A microtask queued after callbacks ran: the tick it queues runs once the microtask queue is empty. */
   private readonly _queueAfterStep = (): void => {
     process.nextTick(this._afterStep);
   };

@@ -138,7 +138,7 @@ export class _ThenReaction implements Delivery, Promise<any> {
     const loop = future._loop;
     if (loop._dirty) return RUN_DEFER;
     // A step of `task` starts here; cancellation is decided now, as CPython's `_must_cancel` at the top of a step.
-    loop._stepTask = task;
+    loop._beginStep(task);
     const scope = task._cancelScope;
     if (scope === null ? task._mustCancel : scope._takeAtStep(task)) {
       if (scope === null) task._mustCancel = false;
@@ -478,6 +478,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
       return this._register(onFulfilled, onRejected, task) as Promise<R>;
     }
     task._awaiting(this);
+    const loop = this._loop;
+    if (loop._stepTask === task) loop._stepParked = true;
     const reaction = new _NativeReaction(task, onFulfilled, onRejected);
     const promise = reaction._promise();
     this._addDelivery(reaction);
@@ -509,6 +511,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
         return Promise.reject(error).then(onFulfilled, onRejected);
       }
       task._awaiting(this);
+      // V8 calls `then` for `await future` from a job; a call by the task's own code (`Promise.race`) does not mean
+      // that it suspended (see EventLoop's invariants).
+      const loop = this._loop;
+      if (loop._stepTask === task && !loop._stepOwnCode) loop._stepParked = true;
     }
     const reaction = new _ThenReaction(task, onFulfilled, onRejected);
     this._addDelivery(reaction);

@@ -198,7 +198,8 @@ export class Task<T = unknown> extends Future<T> {
       this._bodyFailed(new CancelledError(this._cancelMessage));
       return RUN_DONE;
     }
-    if (!eager) this._loop._stepTask = this as Task<unknown>;
+    const loop = this._loop;
+    if (!eager) loop._beginStep(this as Task<unknown>);
     const scope = this._scope;
     if (this._context !== undefined) {
       this._context(startBody, this);
@@ -208,12 +209,15 @@ export class Task<T = unknown> extends Future<T> {
     } else {
       startBody(this as Task<unknown>);
     }
+    // The body's first part has returned: a `then` from here on is V8's, for an await (see EventLoop's invariants).
+    if (!eager) loop._stepOwnCode = false;
     return RUN_STEP;
   }
 
   /** @internal The body returned `value`. */
   _bodyDone(value: T): void {
     if (this._state !== "PENDING") return;
+    this._endStep();
     this._loop._tasks.delete(this as Task<unknown>);
     this._futWaiter = null;
     if (this._mustCancel) {
@@ -233,6 +237,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal The body threw `error`. */
   _bodyFailed(error: unknown): void {
     if (this._state !== "PENDING") return;
+    this._endStep();
     this._loop._tasks.delete(this as Task<unknown>);
     this._futWaiter = null;
     const cancelled = _asCancelledError(error);
@@ -243,6 +248,12 @@ export class Task<T = unknown> extends Future<T> {
     } else {
       this._settle(() => Future.prototype.setException.call(this, error));
     }
+  }
+
+  /** The body ended: if this was in the task's step, the step is over once the microtasks it queued have run. */
+  private _endStep(): void {
+    const loop = this._loop;
+    if (loop._stepTask === (this as Task<unknown>)) loop._stepParked = true;
   }
 
   /** Settling can only fail when the loop closed under a still-running body; nobody can observe it then. */

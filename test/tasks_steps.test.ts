@@ -494,6 +494,104 @@ void describe("a task suspended on a foreign promise never stalls the loop", () 
   });
 });
 
+// No CPython counterpart (Python has no process.nextTick nor native promises): how the loop learns that a step is
+// over. A task that suspended on our own awaitable, or whose body ended, lets the next step start without waiting for
+// Node's tick queue; a task whose own code only touched a Future (`Promise.race`) keeps its step whole.
+void describe("a step that suspends on asyncio-ts ends without waiting for Node's tick queue", () => {
+  const SUSPENSIONS: { name: string; run: (f: asyncio.Future<void>, lock: asyncio.Lock) => Promise<unknown> }[] = [
+    { name: "awaiting a pending Future", run: async (f) => await f },
+    { name: "a blocked Lock.acquire()", run: async (_f, lock) => await lock.acquire() },
+    { name: "sleep(0)", run: async () => await asyncio.sleep(0) },
+    { name: "the body's end", run: async () => undefined },
+  ];
+  for (const suspension of SUSPENSIONS) {
+    void test(`after ${suspension.name}, the next task's step runs before a tick the step queued`, async () => {
+      await asyncio.run(async () => {
+        const order: string[] = [];
+        const f = newFuture<void>();
+        const lock = new asyncio.Lock();
+        await lock.acquire();
+        const a = asyncio.createTask(async () => {
+          process.nextTick(() => order.push("tick"));
+          order.push("A");
+          await suspension.run(f, lock);
+        });
+        const b = asyncio.createTask(async () => {
+          order.push("B");
+        });
+        await b;
+        assert.deepEqual(order.slice(0, 2), ["A", "B"]);
+        f.setResult();
+        lock.release();
+        await a;
+        await new Promise((resolve) => process.nextTick(resolve));
+        assert.deepEqual(order.slice(0, 3), ["A", "B", "tick"]);
+      });
+    });
+  }
+
+  for (const where of ["first", "resumed"]) {
+    void test(`a ${where} step that calls then() on a pending Future itself and runs on through resolved awaits stays whole`, async () => {
+      await asyncio.run(async () => {
+        const order: string[] = [];
+        const f = newFuture<void>();
+        const a = asyncio.createTask(async () => {
+          if (where === "resumed") await asyncio.sleep(0);
+          void f.then(() => order.push("then"));
+          for (let i = 0; i < 20; i++) await Promise.resolve(i);
+          await nothing();
+          order.push("A done");
+          await f;
+        });
+        const b = asyncio.createTask(async () => {
+          if (where === "resumed") await asyncio.sleep(0);
+          order.push("B");
+        });
+        await b;
+        assert.deepEqual(order, ["A done", "B"]);
+        f.setResult();
+        await a;
+        assert.deepEqual(order, ["A done", "B", "then"]);
+      });
+    });
+  }
+
+  void test("a task that awaits Promise.race of pending Futures suspends there, and its step is over", async () => {
+    await asyncio.run(async () => {
+      const order: string[] = [];
+      const f = newFuture<string>();
+      const g = newFuture<string>();
+      const a = asyncio.createTask(async () => {
+        order.push("A");
+        order.push(`A got ${await Promise.race([f, g])}`);
+      });
+      const b = asyncio.createTask(async () => {
+        order.push("B");
+        g.setResult("g");
+      });
+      await asyncio.gather(a, b);
+      assert.deepEqual(order, ["A", "B", "A got g"]);
+    });
+  });
+
+  void test("a task waiting on a foreign promise that settles through several microtasks still runs whole", async () => {
+    await asyncio.run(async () => {
+      const order: string[] = [];
+      const a = asyncio.createTask(async () => {
+        const chain = Promise.resolve().then(() => undefined).then(() => "x");
+        order.push(`A ${await chain}`);
+        await nothing();
+        order.push("A done");
+      });
+      const b = asyncio.createTask(async () => {
+        order.push("B");
+      });
+      await asyncio.gather(a, b);
+      assert.deepEqual(order, ["A x", "A done", "B"]);
+    });
+  });
+});
+
 void describe("Node's I/O and timers are never held back long", () => {
   /** Starts `n` tasks that spin on sleep(0) forever. */
   function spinners(n: number): asyncio.Task<void>[] {
