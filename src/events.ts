@@ -8,7 +8,7 @@
  *   from there until the task suspends on something not yet done, or its body ends. Nothing else of the loop runs
  *   meanwhile. The driver (`_drive`) learns that a step is over in one of two ways:
  *   - fast: the task suspended on one of our own awaitables (a Future, or a wait of our primitives) or its body
- *     ended, and the microtasks the step queued have run (two microtasks after the step began; see `_stepParked`);
+ *     ended, and the jobs the step queued have run (one or two microtasks after it began; see `_checkStepEnd`);
  *   - otherwise (a task awaiting a foreign promise, say): from a `process.nextTick` queued from a microtask, which
  *     Node runs exactly once the microtask queue is empty.
  *   Microtasks that plain callbacks released (a promise they resolved) drain before the next step starts.
@@ -240,7 +240,7 @@ export class EventLoop {
   _stepOwnCode = false;
   /** @internal The running step's task suspended on our awaitable, or its body ended (see the invariants). */
   _stepParked = false;
-  /** @internal How many of the driver's two checks of the running step ran. */
+  /** @internal How many checks of the running step the driver made (`_checkStepEnd`). */
   private _stepChecks = 0;
   /** @internal Real time (ms) at which the Node turn running the current iterations began. */
   private _turnStart = 0;
@@ -471,16 +471,19 @@ export class EventLoop {
   }
 
   /**
-   * Two microtasks after a step began: the first only queues the second, so that the jobs the step's first microtask
-   * queued (V8's `then` for `await future`, the reaction to the body's end) have run by the second. Then the step is
-   * over if its task suspended on our awaitable or ended; else the tick decides, once the microtask queue is empty.
+   * A microtask after a step began, and if need be a second one. A resumed task's code runs in the microtask before
+   * the first check, so the jobs it queued (V8's `then` for `await future`, the reaction to the body's end) have run
+   * only by the second; a start ran its body's first part synchronously, so they have run by the first unless the
+   * body ran on through awaits that did not suspend. The step is over once its task suspended on our awaitable or
+   * ended; if neither is seen by the second check, the tick decides, once the microtask queue is empty.
    */
   private readonly _checkStepEnd = (): void => {
-    if (this._stepChecks++ === 0) {
+    if (this._stepParked && !this._stepOwnCode) {
+      this._afterStep();
+    } else if (this._stepChecks++ === 0) {
+      // A resumption, or a start whose body ran on through awaits that did not suspend: look once more.
       this._stepOwnCode = false;
       void SETTLED.then(this._checkStepEnd);
-    } else if (this._stepParked) {
-      this._afterStep();
     } else {
       process.nextTick(this._afterStep);
     }

@@ -81,6 +81,15 @@ function startBody(task: Task<unknown>): void {
   frameStorage.run(task, attachBody, task);
 }
 
+/**
+ * `startBody` inside the creator's context entered by `AsyncResource.runInAsyncScope`, which restores the loop's context
+ * when it returns: entering the task's frame needs no `run`, whose exit copies a context frame once more on Node 24.
+ */
+function startBodyInScope(task: Task<unknown>): void {
+  frameStorage.enterWith(task);
+  attachBody(task);
+}
+
 // A native promise of the body runs these in the async context `attachBody` ran in, whose frame is the task itself:
 // two shared functions instead of two closures per task.
 function bodyReturned(value: unknown): void {
@@ -205,7 +214,7 @@ export class Task<T = unknown> extends Future<T> {
       this._context(startBody, this);
     } else if (scope !== null && !eager) {
       this._scope = null;
-      scope.runInAsyncScope(startBody, null, this);
+      scope.runInAsyncScope(startBodyInScope, null, this);
     } else {
       startBody(this as Task<unknown>);
     }

@@ -231,6 +231,22 @@ void describe("createTask", () => {
       assert.equal(await t, "creator");
     });
   });
+
+  void test("a task's start leaves neither its frame nor its creator's context to the callback that runs next", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const als = new AsyncLocalStorage<string>();
+      const seen: unknown[] = [];
+      als.run("creator", () => asyncio.createTask(async () => {
+        seen.push(asyncio.currentTask()?.getName(), als.getStore());
+        await asyncio.sleep(0);
+      }, { name: "starter" }));
+      loop.callSoon(() => seen.push(asyncio.currentTask(), als.getStore()));
+      await asyncio.sleep(0);
+      await asyncio.sleep(0);
+      assert.deepEqual(seen, ["starter", "creator", null, undefined]);
+    });
+  });
 });
 
 void describe("task names", () => {
