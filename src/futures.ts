@@ -72,6 +72,22 @@ function captureResolvers(resolve: (value: unknown) => void, reject: (reason: un
   capturedReject = reject;
 }
 
+/** @internal An object that settles a native promise: it holds the promise's two resolvers until it does. */
+export interface _Resolvers {
+  _resolve: ((value: unknown) => void) | null;
+  _reject: ((reason: unknown) => void) | null;
+}
+
+/** @internal A new native promise whose resolvers go to `holder`, made without a closure per call. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the holder settles it with
+export function _promiseFor(holder: _Resolvers): Promise<any> {
+  const promise = new Promise(captureResolvers);
+  holder._resolve = capturedResolve;
+  holder._reject = capturedReject;
+  capturedResolve = capturedReject = null;
+  return promise;
+}
+
 /** One delivery added to a done Future while its batch was already queued: runs at its own place in the queue. */
 class LateDelivery implements Runnable {
   constructor(
@@ -115,8 +131,8 @@ class RemainingDeliveries implements Runnable {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
 export class _ThenReaction implements Delivery, Promise<any> {
   private promise: Promise<unknown> | null = null;
-  private resolvePromise: ((value: unknown) => void) | null = null;
-  private rejectPromise: ((reason: unknown) => void) | null = null;
+  /** @internal */ _resolve: ((value: unknown) => void) | null = null;
+  /** @internal */ _reject: ((reason: unknown) => void) | null = null;
   /** 0: not delivered; 1: delivered, `outcome` is the value to resolve the promise with. */
   private delivered = 0;
   private outcome: unknown = undefined;
@@ -194,22 +210,19 @@ export class _ThenReaction implements Delivery, Promise<any> {
       }
       void this.materialize();
     }
-    if (ok) this.resolvePromise!(value);
-    else this.rejectPromise!(value);
-    this.resolvePromise = this.rejectPromise = null;
+    if (ok) this._resolve!(value);
+    else this._reject!(value);
+    this._resolve = this._reject = null;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
   private materialize(): Promise<any> {
     if (this.promise === null) {
-      this.promise = new Promise(captureResolvers);
-      this.resolvePromise = capturedResolve;
-      this.rejectPromise = capturedReject;
-      capturedResolve = capturedReject = null;
+      this.promise = _promiseFor(this);
       if (this.delivered === 1) {
-        this.resolvePromise!(this.outcome);
+        this._resolve!(this.outcome);
         this.outcome = undefined;
-        this.resolvePromise = this.rejectPromise = null;
+        this._resolve = this._reject = null;
       }
     }
     return this.promise;
@@ -253,8 +266,8 @@ class _NativeReaction implements Delivery {
   declare onFulfilled: ((value: any) => any) | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as lib.es5's Promise: a rejection handler may declare the error type it expects
   declare onRejected: ((reason: any) => any) | undefined;
-  private resolve: ((value: unknown) => void) | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
+  /** @internal */ _resolve: ((value: unknown) => void) | null = null;
+  /** @internal */ _reject: ((reason: unknown) => void) | null = null;
 
   constructor(
     readonly task: Task<unknown>,
@@ -270,18 +283,14 @@ class _NativeReaction implements Delivery {
   /** The promise this reaction settles; made once, right after the reaction. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the handler returns, as lib.es5's Promise.then
   _promise(): Promise<any> {
-    const promise = new Promise(captureResolvers);
-    this.resolve = capturedResolve;
-    this.reject = capturedReject;
-    capturedResolve = capturedReject = null;
-    return promise;
+    return _promiseFor(this);
   }
 
   /** Called by the borrowed `_handle`: settles the promise. */
   settle(ok: boolean, value: unknown): void {
-    if (ok) this.resolve!(value);
-    else this.reject!(value);
-    this.resolve = this.reject = null;
+    if (ok) this._resolve!(value);
+    else this._reject!(value);
+    this._resolve = this._reject = null;
   }
 }
 

@@ -14,13 +14,14 @@ import {
   RUN_DONE,
   RUN_STEP,
   type RunResult,
+  type Runnable,
   currentTaskOrNull,
   frameStorage,
   requireRunningLoop,
 } from "./_internal/kernel/context.js";
 import { CancelledError, RuntimeError, _asCancelledError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
-import { type Awaitable, Future } from "./futures.js";
+import { type Awaitable, Future, type _Resolvers, _promiseFor } from "./futures.js";
 import { isPromiseLike, checkOptions } from "./_internal/validate.js";
 import { abortMessage, cancelOnAbort, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
 
@@ -483,7 +484,10 @@ export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop }
 
 // ------------------------------------------------------------------ sleep
 
-/** The Future behind `sleep()`: completes from its timer, or for `sleep(0)` when its ready-queue turn comes. */
+/**
+ * The Future behind `sleep()` (outside a task, or in a cancel scope, or with a delay): made scheduled, it completes from
+ * its timer, or for `sleep(0)` when its ready-queue turn comes.
+ */
 class SleepFuture<T> extends Future<T> {
   /** @internal */ _timer: TimerHandle | null = null;
   /** @internal True for `sleep(0)`: the Future sits on the ready queue and completes when it runs. */
@@ -491,9 +495,17 @@ class SleepFuture<T> extends Future<T> {
 
   constructor(
     loop: EventLoop,
+    delay: number,
     readonly _value: T,
   ) {
     super({ loop });
+    if (delay <= 0) {
+      this._yield = true;
+      this._scheduled = true;
+      loop._enqueue(this);
+    } else {
+      this._timer = loop.callLater(delay, finishSleep, this as SleepFuture<unknown>);
+    }
   }
 
   override _run(): RunResult {
@@ -521,35 +533,77 @@ function finishSleep(fut: SleepFuture<unknown>): void {
  * Resolves with `result` after `delay` seconds. `sleep(0)` yields to the loop exactly once; a negative delay is 0;
  * `NaN` → `RangeError`.
  *
+ * Called from a task, it returns a native promise (as Python's `sleep` is a coroutine, not a Future) registered with
+ * that task, so `cancel()` reaches it; called elsewhere (a loop callback), a Future, which registers the task that
+ * awaits it later. Await it where you call it.
+ *
  * Cancellation: the sleep ends at once with `CancelledError`; nothing is lost. Aborting `options.signal` does the
- * same (already aborted: a cancelled Future is returned), without cancelling the calling task.
+ * same (already aborted: an already-rejected promise), without cancelling the calling task.
  */
-export function sleep<T = void>(delay: number, result?: T, options?: SignalOption | null): Future<T> {
+export function sleep<T = void>(delay: number, result?: T, options?: SignalOption | null): Promise<T> {
   if (typeof delay !== "number") throw new TypeError(`sleep: expected \`delay\` to be a number of seconds, got ${typeof delay}`);
   if (Number.isNaN(delay)) throw new RangeError("sleep: expected `delay` to be a number of seconds, got NaN");
   if (options !== undefined) return sleepWithOptions(delay, result as T, options);
   const loop = requireRunningLoop();
-  const fut = new SleepFuture<T>(loop, result as T);
   if (delay <= 0) {
-    fut._yield = true;
-    fut._scheduled = true;
-    loop._enqueue(fut);
-  } else {
-    fut._timer = loop.callLater(delay, finishSleep, fut as SleepFuture<unknown>);
+    const task = currentTaskOrNull();
+    if (task !== null && task._loop === loop && task._cancelScope === null) return yieldOnce(task, result);
   }
-  return fut;
+  return new SleepFuture(loop, delay, result as T)._wait();
 }
 
-/** `sleep` given an options argument: an aborted signal cancels the sleep (already aborted: a cancelled Future). */
-function sleepWithOptions<T>(delay: number, result: T, options: SignalOption | null): Future<T> {
+/** `sleep` given an options argument: an aborted signal cancels the sleep (already aborted: an already-rejected promise). */
+function sleepWithOptions<T>(delay: number, result: T, options: SignalOption | null): Promise<T> {
   const signal = signalOf(options, "sleep");
   if (signal === null) return sleep(delay, result);
+  const loop = requireRunningLoop();
   if (signal.aborted) {
-    const fut = requireRunningLoop().createFuture<T>();
+    const fut = loop.createFuture<T>();
     fut.cancel(abortMessage(signal));
-    return fut;
+    return fut._wait();
   }
-  const fut = sleep(delay, result);
+  const fut = new SleepFuture(loop, delay, result);
   cancelOnAbort(signal, fut);
-  return fut;
+  return fut._wait();
+}
+
+/**
+ * `sleep(0)` from a task outside any cancel scope, CPython's bare `yield`: one ready-queue item that starts the task's
+ * next step, and the native promise it settles. No Future is needed: a yield is not something `cancel()` cancels; a
+ * cancel meanwhile is decided when the step starts, as for any wakeup (see `_ThenReaction._deliver`).
+ */
+class YieldOnce implements Runnable, _Resolvers {
+  /** @internal */ _resolve: ((value: unknown) => void) | null = null;
+  /** @internal */ _reject: ((reason: unknown) => void) | null = null;
+
+  constructor(
+    readonly task: Task<unknown>,
+    readonly value: unknown,
+  ) {}
+
+  _run(): RunResult {
+    const task = this.task;
+    const loop = task._loop;
+    if (loop._dirty) return RUN_DEFER;
+    loop._beginStep(task);
+    if (task._mustCancel) {
+      task._mustCancel = false;
+      this._reject!(task._makeCancelledError());
+    } else {
+      this._resolve!(this.value);
+    }
+    this._resolve = this._reject = null;
+    return RUN_STEP;
+  }
+}
+
+function yieldOnce<T>(task: Task<unknown>, value: unknown): Promise<T> {
+  const item = new YieldOnce(task, value);
+  const promise = _promiseFor(item);
+  // As `_awaiting` does for a yield: nothing for `cancel()` to cancel until the task resumes.
+  task._futWaiter = null;
+  const loop = task._loop;
+  if (loop._stepTask === task) loop._stepParked = true;
+  loop._enqueue(item);
+  return promise;
 }

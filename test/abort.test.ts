@@ -264,7 +264,7 @@ describe("a signal that is not an AbortSignal", () => {
     ["waitFor", () => asyncio.waitFor(asyncio.sleep(1), 1, { signal: {} as AbortSignal })],
     ["timeout", () => asyncio.timeout(1, { signal: {} as AbortSignal })],
     ["timeoutAt", () => asyncio.timeoutAt(1, { signal: {} as AbortSignal })],
-    ["wait", () => asyncio.wait([asyncio.sleep(1)], { signal: {} as AbortSignal })],
+    ["wait", () => asyncio.wait([asyncio.ensureFuture(asyncio.sleep(1))], { signal: {} as AbortSignal })],
     ["gather", () => asyncio.gather(asyncio.sleep(0), { signal: {} as AbortSignal })],
     ["Lock.acquire", () => new asyncio.Lock().acquire({ signal: {} as AbortSignal })],
     ["Semaphore.acquire", () => new asyncio.Semaphore().acquire({ signal: {} as AbortSignal })],
@@ -322,7 +322,7 @@ describe("an options argument that is not an object", () => {
       assert.throws(() => asyncio.sleep(0, null, "s" as never), /sleep: expected `options` to be an object/);
       assert.throws(() => new asyncio.Lock().acquire(1 as never), /Lock.acquire: expected `options`/);
       assert.throws(() => new asyncio.Queue().get(true as never), /Queue.get: expected `options`/);
-      assert.throws(() => asyncio.wait([asyncio.sleep(0)], "fast" as never), /wait: expected `options`/);
+      assert.throws(() => asyncio.wait([asyncio.ensureFuture(asyncio.sleep(0))], "fast" as never), /wait: expected `options`/);
     }));
 
   test("run and Runner.run refuse a non-object", async () => {
@@ -571,13 +571,15 @@ describe("sleep with a signal", () => {
       assert.equal(await asyncio.sleep(1, "still running"), "still running");
     }));
 
-  test("an already-aborted signal returns an already-cancelled Future", () =>
+  test("an already-aborted signal returns an already-rejected promise: no loop iteration passes", () =>
     vrun(async () => {
       const controller = new AbortController();
       controller.abort("pre");
-      const fut = asyncio.sleep(1, null, { signal: controller.signal });
-      assert.equal(fut.cancelled(), true);
-      assertCancelled(await rejection(fut), "pre");
+      let iterated = false;
+      asyncio.getRunningLoop().callSoon(() => (iterated = true));
+      const slept = asyncio.sleep(1, null, { signal: controller.signal });
+      assertCancelled(await rejection(slept), "pre");
+      assert.equal(iterated, false);
     }));
 
   test("sleep(0) with a signal yields once and resolves", () =>

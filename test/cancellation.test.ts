@@ -114,17 +114,32 @@ void describe("where the CancelledError is thrown", () => {
     await asyncio.run(async () => {
       const loop = asyncio.getRunningLoop();
       const start = loop.time();
-      let sleeper: asyncio.Future<void> | null = null;
+      let waited: asyncio.Future<void> | null = null;
       const t: asyncio.Task<number> = asyncio.createTask(async () => {
         t.cancel();
-        sleeper = asyncio.sleep(100);
-        await sleeper;
+        waited = loop.createFuture<void>();
+        await waited;
         return 12;
       });
       assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
       assert.equal(t.cancelled(), true);
-      assert.equal(sleeper!.cancelled(), true);
+      assert.equal(waited!.cancelled(), true);
       assert.equal(t.cancel(), false);
+      assert.ok(loop.time() - start < 5);
+    });
+  });
+
+  void test("a task that cancels itself and then sleeps ends at once", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const start = loop.time();
+      const t: asyncio.Task<number> = asyncio.createTask(async () => {
+        t.cancel();
+        await asyncio.sleep(100);
+        return 12;
+      });
+      assert.ok((await rejection(t)) instanceof asyncio.CancelledError);
+      assert.equal(t.cancelled(), true);
       assert.ok(loop.time() - start < 5);
     });
   });

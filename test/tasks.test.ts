@@ -839,13 +839,21 @@ void describe("sleep", () => {
     });
   });
 
-  void test("sleep returns a Future of the running loop", async () => {
+  void test("sleep in a task returns a native promise, and a Future of the running loop in a callback", async () => {
     await asyncio.run(async () => {
-      const s = asyncio.sleep(0);
-      assert.ok(asyncio.isFuture(s));
-      assert.equal(s.getLoop(), asyncio.getRunningLoop());
-      await s;
-      assert.equal(s.done(), true);
+      const loop = asyncio.getRunningLoop();
+      for (const delay of [0, 0.001]) {
+        const inTask = asyncio.sleep(delay, "task");
+        assert.ok(inTask instanceof Promise);
+        assert.equal(asyncio.isFuture(inTask), false);
+        assert.equal(await inTask, "task");
+        let slept: Promise<string> | null = null;
+        loop.callSoon(() => (slept = asyncio.sleep(delay, "callback")));
+        await asyncio.sleep(0);
+        assert.ok(asyncio.isFuture(slept));
+        assert.equal((slept as asyncio.Future<string>).getLoop(), loop);
+        assert.equal(await slept, "callback");
+      }
     });
   });
 

@@ -70,12 +70,12 @@ test("waitFor<T> returns a Promise<T> for a coroutine function and for a Task", 
   });
 });
 
-test('sleep(delay, "x") is a Future<string> and sleep(delay) a Future<void>', async () => {
+test('sleep(delay, "x") is a Promise<string> and sleep(delay) a Promise<void>', async () => {
   await asyncio.run(async () => {
     const withResult = asyncio.sleep(0.001, "x");
-    expectType<Equal<typeof withResult, asyncio.Future<string>>>();
+    expectType<Equal<typeof withResult, Promise<string>>>();
     const plain = asyncio.sleep(0);
-    expectType<Equal<typeof plain, asyncio.Future<void>>>();
+    expectType<Equal<typeof plain, Promise<void>>>();
     assert.equal(await withResult, "x");
     assert.equal(await plain, undefined);
   });
