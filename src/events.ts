@@ -24,6 +24,7 @@ import "./_internal/dispose.js";
 import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";
 import { Deque } from "./_internal/kernel/deque.js";
+import { PendingList } from "./_internal/kernel/task_list.js";
 import { TimerHeap } from "./_internal/kernel/timer_heap.js";
 import { checkLoopContext, debugIteration, reportPendingTasks, reportSlowStep, runTimed } from "./_internal/tools/debug.js";
 import {
@@ -224,7 +225,7 @@ export class EventLoop {
   /** @internal Debug mode; on by default when the environment has `ASYNCIO_DEBUG=1`. */
   _debug = isDebugEnv();
   /** @internal Tasks not yet done, for `allTasks()`; strong, so a pending task is never lost to GC. */
-  readonly _tasks = new Set<Task<unknown>>();
+  readonly _tasks = new PendingList<Task<unknown>>();
   /** @internal Failed futures whose exception nobody has retrieved yet. */
   readonly _unretrieved = new Set<_UnretrievedReport>();
   /** @internal The async-context frame iterations run in. */

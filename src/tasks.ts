@@ -150,6 +150,8 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal The async context of the creator, for a lazily started task with no explicit context. */
   private _scope: AsyncResource | null = null;
   /** @internal Absent until `signal` is first read. */ declare _abort: AbortController | undefined;
+  /** @internal Neighbours in the loop's list of pending tasks (`loop._tasks`). */ _prevPending: Task<unknown> | null = null;
+  /** @internal */ _nextPending: Task<unknown> | null = null;
 
   /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
   constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {

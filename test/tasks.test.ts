@@ -4,6 +4,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as delay } from "node:timers/promises";
+import fc from "fast-check";
 import * as asyncio from "../src/index.js";
 import { tick, newFuture } from "./helpers/loop.js";
 
@@ -408,6 +409,28 @@ void describe("allTasks", () => {
       assert.ok(asyncio.allTasks(loop).has(t));
       await t;
     });
+  });
+
+  void test("allTasks lists exactly the pending tasks, oldest first, through any order of ends", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { minLength: 1, maxLength: 30 }), (picks) =>
+        asyncio.run(async () => {
+          const main = asyncio.currentTask()!;
+          const pending = picks.map(() => {
+            const fut = newFuture<void>();
+            return { fut, task: asyncio.createTask(async () => await fut) };
+          });
+          await asyncio.sleep(0);
+          for (const pick of picks) {
+            const [ended] = pending.splice(pick % pending.length, 1);
+            ended!.fut.setResult();
+            await ended!.task;
+            assert.deepEqual([...asyncio.allTasks()], [main, ...pending.map((p) => p.task)]);
+          }
+        }),
+      ),
+      { numRuns: 50 },
+    );
   });
 
   void test("allTasks outside a running loop throws RuntimeError", () => {
