@@ -38,8 +38,13 @@ export type DoneCallback<T> = (future: Future<T>) => void;
  * delivery started a task step, `RUN_DEFER` when it would have but must wait for pending microtasks (it did nothing
  * then), `RUN_DONE` otherwise.
  */
-interface Delivery {
+export interface Delivery {
   _deliver(future: Future<unknown>): RunResult;
+}
+
+/** @internal One done callback that many Futures can share (see `Future._lastDeliveryIs`). */
+export function _sharedDoneCallback<T>(fn: DoneCallback<T>): Delivery {
+  return new UserCallback(fn, undefined);
 }
 
 class UserCallback implements Delivery {
@@ -437,6 +442,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
       throw new TypeError(`addDoneCallback: expected \`fn\` to be a function, got ${fn === null ? "null" : typeof fn}`);
     }
     this._addDelivery(new UserCallback(fn, options?.context));
+  }
+
+  /**
+   * @internal `addDoneCallback(fn)` for one callback shared by many Futures (`gather`): made once with
+   * `_sharedDoneCallback`, added with `_addDelivery`; `_lastDeliveryIs` tells whether it was the last one added here.
+   */
+  _lastDeliveryIs(delivery: Delivery): boolean {
+    const list = this._callbacks;
+    return list != null && list.length > 0 ? list[list.length - 1] === delivery : this._callback0 === delivery;
   }
 
   /** Removes every registration of `fn` not yet scheduled; returns how many were removed (0 once the Future is done). */

@@ -10,7 +10,7 @@ import {
 } from "./_internal/kernel/context.js";
 import { CancelledError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import { type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
-import { type Awaitable, Future } from "./futures.js";
+import { type Awaitable, Future, _sharedDoneCallback } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { checkSecondsOrNull, isIterable, isPromiseLike, checkOptions } from "./_internal/validate.js";
@@ -101,20 +101,8 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
     }
   }
   loop ??= _runningOrSetLoop();
-  // The same awaitable given twice is awaited once and its result repeated, as CPython.
   const children: Future<unknown>[] = new Array(args.length);
   const unique: Future<unknown>[] = [];
-  const seen = new Map<unknown, Future<unknown>>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    let fut = seen.get(a);
-    if (fut === undefined) {
-      fut = _ensureFutureOn(a as Awaitable<unknown>, loop);
-      seen.set(a, fut);
-      unique.push(fut);
-    }
-    children[i] = fut;
-  }
   const outer = new GatheringFuture<unknown[]>(loop, unique);
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
@@ -143,11 +131,39 @@ export function gather(...args: unknown[]): GatheringFuture<unknown[]> {
       else outer.setResult(results);
     }
   };
-  // Children already done are counted at once, so a gather of done futures is done when it returns, as CPython.
-  for (const child of unique) {
-    if (child._state !== "PENDING") onChildDone(child);
-    else child.addDoneCallback(onChildDone);
+  // The same awaitable given twice is awaited once and its result repeated, as CPython. A pending Future (the usual
+  // child) is recognised by the shared callback being the last one it got; anything else goes through a map.
+  const callback = _sharedDoneCallback(onChildDone);
+  let seen: Map<unknown, Future<unknown>> | null = null;
+  let doneAtOnce: Future<unknown>[] | null = null;
+  try {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (a instanceof Future && a._loop === loop && a._state === "PENDING") {
+        if (!a._lastDeliveryIs(callback)) {
+          a._addDelivery(callback);
+          unique.push(a);
+        }
+        children[i] = a;
+        continue;
+      }
+      let fut = seen?.get(a);
+      if (fut === undefined) {
+        fut = _ensureFutureOn(a as Awaitable<unknown>, loop);
+        (seen ??= new Map()).set(a, fut);
+        unique.push(fut);
+        if (fut._state === "PENDING") fut._addDelivery(callback);
+        else (doneAtOnce ??= []).push(fut);
+      }
+      children[i] = fut;
+    }
+  } catch (error) {
+    // A bad awaitable: the gather is not made; the children registered so far forget it.
+    for (const child of unique) child.removeDoneCallback(onChildDone);
+    throw error;
   }
+  // Children already done are counted at once, so a gather of done futures is done when it returns, as CPython.
+  if (doneAtOnce !== null) for (const child of doneAtOnce) onChildDone(child);
   return outer;
 }
 

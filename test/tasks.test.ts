@@ -918,4 +918,53 @@ describe("gather arguments", () => {
       assert.equal(asyncio.allTasks().size, 1);
     });
   });
+
+  void test("a pending Future, a done Future and a promise each given twice are awaited once, their results repeated", async () => {
+    await asyncio.run(async () => {
+      const pending = newFuture<string>();
+      const done = newFuture<string>();
+      done.setResult("done");
+      const promise = Promise.resolve("promise");
+      const task = asyncio.createTask(async () => "task");
+      const gathered = asyncio.gather(pending, done, promise, task, pending, task, promise, done);
+      assert.equal(gathered._children.length, 4);
+      pending.setResult("pending");
+      assert.deepEqual(await gathered, ["pending", "done", "promise", "task", "pending", "task", "promise", "done"]);
+    });
+  });
+
+  void test("a Future that already has other done callbacks is still recognised when given again", async () => {
+    await asyncio.run(async () => {
+      const fut = newFuture<number>();
+      const seen: number[] = [];
+      fut.addDoneCallback((f) => seen.push(f.result()));
+      const gathered = asyncio.gather(fut, fut, fut);
+      fut.addDoneCallback((f) => seen.push(f.result() * 10));
+      const again = asyncio.gather(fut, fut);
+      assert.equal(gathered._children.length, 1);
+      assert.equal(again._children.length, 1);
+      fut.setResult(2);
+      assert.deepEqual(await gathered, [2, 2, 2]);
+      assert.deepEqual(await again, [2, 2]);
+      assert.deepEqual(seen, [2, 20]);
+    });
+  });
+
+  void test("a gather that fails on a bad awaitable leaves no callback on the children before it", async () => {
+    const reports: unknown[] = [];
+    await asyncio.run(async () => {
+      asyncio.getRunningLoop().setExceptionHandler((_loop, context) => reports.push(context.message));
+      const fut = newFuture<number>();
+      const bad = 42 as unknown as asyncio.Future<number>;
+      assert.throws(() => asyncio.gather(fut, bad), TypeError);
+      const seen: string[] = [];
+      fut.addDoneCallback(() => seen.push("own"));
+      fut.setException(new Error("x"));
+      await asyncio.sleep(0);
+      assert.deepEqual(seen, ["own"]);
+      assert.equal((fut.exception() as Error).message, "x");
+    });
+    // A callback left behind would have handed the error to the abandoned gather, reported as never retrieved.
+    assert.deepEqual(reports, []);
+  });
 });
