@@ -43,7 +43,7 @@ import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
 import { _newFuture, type _UnretrievedReport } from "./futures.js";
-import { _newTask, _ensureFutureOn } from "./tasks.js";
+import { _NO_TASK_OPTIONS, _newTask, _ensureFutureOn } from "./tasks.js";
 import { checkSeconds, checkOptions } from "./_internal/validate.js";
 
 /** What a callback scheduled on the loop looks like. */
@@ -673,10 +673,11 @@ export class EventLoop {
    * Wraps the coroutine function `fn` in a Task scheduled on this loop (through the task factory, if one is set).
    * Passing a started promise throws `TypeError`: pass `() => work()`, not `work()`.
    */
-  createTask<T>(fn: () => PromiseLike<T> | T, options: TaskOptions | null = {}): Task<T> {
+  createTask<T>(fn: () => PromiseLike<T> | T, options: TaskOptions | null = _NO_TASK_OPTIONS): Task<T> {
     this._checkClosed();
     if (typeof options !== "object" || options === null) options = checkOptions(options, "loop.createTask") ?? {};
-    if (this._taskFactory !== null) return this._taskFactory(this, fn, options);
+    // A factory of the user's own gets an options object it may change.
+    if (this._taskFactory !== null) return this._taskFactory(this, fn, options === _NO_TASK_OPTIONS ? {} : options);
     return _newTask(fn, this, options);
   }
 

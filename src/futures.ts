@@ -77,6 +77,16 @@ function captureResolvers(resolve: (value: unknown) => void, reject: (reason: un
   capturedReject = reject;
 }
 
+// The `{ loop }` argument of the Future constructor, made once: the constructor reads it and clears it at once, so
+// that making a Future (every Task, sleep and wait) allocates no options object.
+const LOOP_OPTION: { loop?: EventLoop } = { loop: undefined };
+
+/** @internal `{ loop }` for a Future's constructor, without allocating it (see `LOOP_OPTION`). */
+export function _onLoop(loop: EventLoop): { loop?: EventLoop } {
+  LOOP_OPTION.loop = loop;
+  return LOOP_OPTION;
+}
+
 /** @internal An object that settles a native promise: it holds the promise's two resolvers until it does. */
 export interface _Resolvers {
   _resolve: ((value: unknown) => void) | null;
@@ -371,6 +381,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** A pending Future on `loop` (default: the running loop). Prefer `loop.createFuture()`. */
   constructor(options?: { loop?: EventLoop }) {
     this._loop = options?.loop ?? requireRunningLoop();
+    if (options === LOOP_OPTION) LOOP_OPTION.loop = undefined;
     if (this._loop._debug) recordCreation(this as Future<unknown>);
   }
 
@@ -704,5 +715,5 @@ export function isFuture(value: unknown): value is Future<unknown> {
 
 /** @internal A Future on `loop` (what `loop.createFuture()` returns). */
 export function _newFuture<T>(loop: EventLoop): Future<T> {
-  return new Future<T>({ loop });
+  return new Future<T>(_onLoop(loop));
 }

@@ -14,7 +14,7 @@
  */
 import "./_internal/dispose.js";
 import type { EventLoop } from "./events.js";
-import { Future } from "./futures.js";
+import { Future, _onLoop } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import type { RunResult } from "./_internal/kernel/context.js";
 import { BrokenBarrierError, CancelledError, RuntimeError } from "./exceptions.js";
@@ -196,7 +196,7 @@ class EventWaiter extends Future<true> {
   private list: Deque<EventWaiter> | null;
 
   constructor(loop: EventLoop, list: Deque<EventWaiter>) {
-    super({ loop });
+    super(_onLoop(loop));
     this.list = list;
   }
 

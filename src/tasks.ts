@@ -21,7 +21,7 @@ import {
 } from "./_internal/kernel/context.js";
 import { CancelledError, RuntimeError, _asCancelledError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
-import { type Awaitable, Future, type _Resolvers, _promiseFor } from "./futures.js";
+import { type Awaitable, Future, type _Resolvers, _onLoop, _promiseFor } from "./futures.js";
 import { isPromiseLike, checkOptions } from "./_internal/validate.js";
 import { abortMessage, cancelOnAbort, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
 
@@ -47,6 +47,9 @@ export interface TaskOptions {
 }
 
 let taskCounter = 0;
+
+/** @internal The options of a task created without any (shared, never written). */
+export const _NO_TASK_OPTIONS: TaskOptions = Object.freeze({});
 
 /**
  * @internal What the kernel asks of the innermost cancel scope of a task (src/cancel_scopes.ts implements it). A task
@@ -154,12 +157,12 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal */ _nextPending: Task<unknown> | null = null;
 
   /** A task running `coro` on `options.loop` (default: the running loop). Prefer `createTask()`. `loopArg` is internal. */
-  constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = {}, loopArg?: EventLoop) {
+  constructor(coro: () => PromiseLike<T> | T, options: TaskOptions & { loop?: EventLoop } = _NO_TASK_OPTIONS, loopArg?: EventLoop) {
     _checkCoroutineFunction(coro, "Task");
     if (typeof options !== "object" || options === null) options = checkOptions(options, "Task") ?? {};
     const signal = options.signal === undefined ? null : checkSignal(options.signal, "createTask");
     const loop = loopArg ?? options.loop ?? requireRunningLoop();
-    super({ loop });
+    super(_onLoop(loop));
     this._coro = coro;
     this._name = options.name !== undefined ? String(options.name) : ++taskCounter;
     if (options.context !== undefined && options.context !== null) this._context = options.context;
@@ -458,7 +461,7 @@ export function _ensureFutureOn<T>(aw: Awaitable<T>, loop: EventLoop): Future<T>
   }
   if (typeof aw === "function") return loop.createTask(aw);
   if (isPromiseLike(aw)) {
-    const fut = new Future<T>({ loop });
+    const fut = new Future<T>(_onLoop(loop));
     aw.then(
       (value) => {
         if (fut._state === "PENDING") fut.setResult(value);
@@ -500,7 +503,7 @@ class SleepFuture<T> extends Future<T> {
     delay: number,
     readonly _value: T,
   ) {
-    super({ loop });
+    super(_onLoop(loop));
     if (delay <= 0) {
       this._yield = true;
       this._scheduled = true;

@@ -10,7 +10,7 @@ import {
 } from "./_internal/kernel/context.js";
 import { CancelledError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import { type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
-import { type Awaitable, Future, _sharedDoneCallback } from "./futures.js";
+import { type Awaitable, Future, _onLoop, _sharedDoneCallback } from "./futures.js";
 import { timeout as makeTimeout } from "./timeouts.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { checkSecondsOrNull, isIterable, isPromiseLike, checkOptions } from "./_internal/validate.js";
@@ -40,7 +40,7 @@ export class GatheringFuture<T> extends Future<T> {
     loop: EventLoop,
     /** @internal */ readonly _children: readonly Future<unknown>[],
   ) {
-    super({ loop });
+    super(_onLoop(loop));
   }
 
   /** Cancels every child not done yet; the gather then fails with `CancelledError` once all children finished. */

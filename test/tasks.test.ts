@@ -477,6 +477,21 @@ void describe("eager tasks", () => {
     });
   });
 
+  void test("a task factory of one's own gets an options object it may change, with or without options given", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      loop.setTaskFactory((factoryLoop, coro, options) => {
+        options.name = `made-${String(options.name ?? "plain")}`;
+        return new asyncio.Task(coro, { ...options, loop: factoryLoop });
+      });
+      const plain = asyncio.createTask(async () => 1);
+      const named = loop.createTask(async () => 2, { name: "x" });
+      loop.setTaskFactory(null);
+      assert.deepEqual([plain.getName(), named.getName()], ["made-plain", "made-x"]);
+      assert.deepEqual(await asyncio.gather(plain, named), [1, 2]);
+    });
+  });
+
   void test("an eager body sees its own task as current, and the creator is current again after createTask", async () => {
     await asyncio.run(async () => {
       const main = asyncio.currentTask();

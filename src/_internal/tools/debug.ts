@@ -4,7 +4,7 @@
  *
  * - Creation stacks of Futures and Tasks (`_sourceTraceback`), and "created at file:line" in their repr.
  * - Slow callbacks and steps: each ready-queue callback is timed; each task step is timed from its start to its end
- *   (the microtask queue drained). Code of a task that continues outside the loop's steps, after a promise of
+ *   (as the driver learns it, see `EventLoop`'s header). Code of a task that continues outside the loop's steps, after a promise of
  *   Node's settled, is timed through async hooks, which are on only while a loop in debug mode runs.
  * - `callSoon`/`callLater`/`callAt` from outside the loop's async context: Python's "Non-thread-safe operation".
  * - Tasks still pending when their loop closes: "Task was destroyed but it is pending!" (see `reportPendingTasks`).
