@@ -124,9 +124,14 @@ export class Handle {
     try {
       cb(...this._args);
     } catch (exception) {
-      this._loop.callExceptionHandler({ message: `Exception in callback ${this.describe()}`, exception, handle: this });
+      this._report(exception);
     }
     return RUN_DONE;
+  }
+
+  /** @internal What the callback threw goes to the loop's exception handler. */
+  _report(exception: unknown): void {
+    this._loop.callExceptionHandler({ message: `Exception in callback ${this.describe()}`, exception, handle: this });
   }
 
   /** @internal */
@@ -171,6 +176,36 @@ export class TimerHandle extends Handle {
 
   override toString(): string {
     return `<TimerHandle when=${this._when.toFixed(3)} ${this._cancelled ? "cancelled" : this.describe()}>`;
+  }
+}
+
+const NO_ARGS: unknown[] = [];
+
+/** A timer the library schedules for itself (`loop._timerAt`): calls `fn(arg)`, without an argument array. */
+class OneArgTimer extends TimerHandle {
+  constructor(
+    when: number,
+    callback: Callback,
+    private readonly _arg: unknown,
+    loop: EventLoop,
+  ) {
+    super(when, callback, NO_ARGS, loop);
+  }
+
+  override _run(): RunResult {
+    const cb = this._callback;
+    if (cb === null) return RUN_DONE;
+    try {
+      cb(this._arg);
+    } catch (exception) {
+      this._report(exception);
+    }
+    return RUN_DONE;
+  }
+
+  /** @internal */
+  override describe(): string {
+    return this._callback === null ? "<cancelled>" : describeCallback(this._callback, [this._arg]);
   }
 }
 
@@ -320,12 +355,26 @@ export class EventLoop {
     if (this._debug) checkLoopContext(this);
     checkCallback(callback, method);
     const timer = new TimerHandle(when, callback, args, this);
+    this._addTimer(timer);
+    return timer;
+  }
+
+  /** @internal `callAt(when, fn, arg)` for the library's own timers (a sleep): no checks, no argument array. */
+  _timerAt<A>(when: number, fn: (arg: A) => void, arg: A): TimerHandle {
+    if (this._closed) this._raiseClosed();
+    const timer = new OneArgTimer(when, fn as Callback, arg, this);
+    this._addTimer(timer);
+    return timer;
+  }
+
+  /** Puts a new `timer` (checked by its maker) in the heap, arming the Node timer if it is the earliest. */
+  private _addTimer(timer: TimerHandle): void {
+    const when = timer._when;
     timer._scheduled = true;
     this._timers.push(timer);
     if (this._running && this._immediate === null && !this._inIteration && when < this._nodeTimerWhen) {
       this._armNodeTimer(when);
     }
-    return timer;
   }
 
   /** Monotonic time in seconds, the clock of `callAt` and timeouts. */

@@ -509,7 +509,7 @@ class SleepFuture<T> extends Future<T> {
       this._scheduled = true;
       loop._enqueue(this);
     } else {
-      this._timer = loop.callLater(delay, finishSleep, this as SleepFuture<unknown>);
+      this._timer = loop._timerAt(loop.time() + delay, finishSleep, this as SleepFuture<unknown>);
     }
   }
 
@@ -533,6 +533,7 @@ function finishSleep(fut: SleepFuture<unknown>): void {
   fut._timer = null;
   if (fut._state === "PENDING") fut.setResult(fut._value);
 }
+
 
 /**
  * Resolves with `result` after `delay` seconds. `sleep(0)` yields to the loop exactly once; a negative delay is 0;
