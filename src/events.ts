@@ -239,8 +239,8 @@ export class EventLoop {
   // Invariants:
   // - `_ready` holds what runs in this iteration (its first `_todo` items) and the next; `_timers` holds
   //   TimerHandles with `_scheduled` set.
-  // - `_inIteration` is true from the start of an iteration until its last item ran and the microtasks of its last
-  //   step drained; meanwhile nothing queues another iteration (the end of this one decides what comes next).
+  // - `_inIteration` is true from the start of an iteration until its last item ran and its last step ended;
+  //   meanwhile nothing queues another iteration (the end of this one decides what comes next).
   // - `_stepTask` is the task whose step runs (set when it starts, cleared once the step is over).
   // - `_stepParked` is cleared when a step begins (`_beginStep`) and set during it by the step's task suspending on
   //   our awaitable or ending. A `then` counts only once `_stepOwnCode` is false: V8 calls `then` for `await future`
