@@ -135,16 +135,27 @@ const wake = inThread && threads.workerData !== null && typeof threads.workerDat
   ? new Int32Array(threads.workerData.wake)
   : null;
 let pulling = false;
+// Deno's parentPort is not a MessagePort that receiveMessageOnPort accepts: the thread then waits in its event loop.
+let canPull = true;
+function receive() {
+  try {
+    return threads.receiveMessageOnPort(threads.parentPort);
+  } catch {
+    canPull = false;
+    return undefined;
+  }
+}
 async function pull() {
-  if (pulling) return;
+  if (pulling || !canPull) return;
   pulling = true;
   try {
     for (let n = 0; n < 64; n++) {
       const seen = Atomics.load(wake, 0);
-      let next = threads.receiveMessageOnPort(threads.parentPort);
+      let next = receive();
+      if (!canPull) return;
       if (next === undefined) {
         if (Atomics.wait(wake, 0, seen, 1) === "timed-out") return;
-        next = threads.receiveMessageOnPort(threads.parentPort);
+        next = receive();
         if (next === undefined) continue;
       }
       await handle(next.message);
