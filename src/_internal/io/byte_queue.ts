@@ -4,27 +4,32 @@
  * @module
  */
 
-/** Bytes in arrival order. Invariant: the chunks from `first` on hold `size` bytes, none of them empty. */
+/**
+ * Bytes in arrival order. Invariants: `chunks[first..end)` hold `size` bytes, none of them empty; the slots outside
+ * that range hold nothing. The array is kept when the queue empties (a stream that is read as fast as it is fed
+ * pushes into the same slot each time instead of a new array per chunk).
+ */
 export class ByteQueue {
-  private chunks: Buffer[] = [];
+  private chunks: (Buffer | undefined)[] = [];
   private first = 0;
+  private end = 0;
   /** How many bytes are buffered. */
   size = 0;
 
   /** Appends a chunk (kept by reference; empty chunks are the caller's to skip). */
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
+    this.chunks[this.end++] = chunk;
     this.size += chunk.length;
   }
 
   private shiftChunk(): Buffer {
     const c = this.chunks[this.first]!;
-    this.chunks[this.first++] = undefined as unknown as Buffer;
-    if (this.first === this.chunks.length) {
-      this.chunks = [];
-      this.first = 0;
-    } else if (this.first >= 1024 && this.first * 2 >= this.chunks.length) {
-      this.chunks = this.chunks.slice(this.first);
+    this.chunks[this.first++] = undefined;
+    if (this.first === this.end) {
+      this.first = this.end = 0;
+    } else if (this.first >= 1024 && this.first * 2 >= this.end) {
+      this.chunks = this.chunks.slice(this.first, this.end);
+      this.end -= this.first;
       this.first = 0;
     }
     return c;
@@ -32,12 +37,13 @@ export class ByteQueue {
 
   /** The whole buffer as one Buffer (joining the chunks once), without taking it. */
   contiguous(): Buffer {
-    const count = this.chunks.length - this.first;
+    const count = this.end - this.first;
     if (count === 0) return Buffer.alloc(0);
     if (count === 1) return this.chunks[this.first]!;
-    const joined = Buffer.concat(this.first === 0 ? this.chunks : this.chunks.slice(this.first), this.size);
+    const joined = Buffer.concat(this.chunks.slice(this.first, this.end) as Buffer[], this.size);
     this.chunks = [joined];
     this.first = 0;
+    this.end = 1;
     return joined;
   }
 
