@@ -243,10 +243,13 @@ export class EventLoop {
   //   meanwhile nothing queues another iteration (the end of this one decides what comes next).
   // - `_stepTask` is the task whose step runs (set when it starts, cleared once the step is over).
   // - `_stepParked` is cleared when a step begins (`_beginStep`) and set during it by the step's task suspending on
-  //   our awaitable or ending. A `then` counts only once `_stepOwnCode` is false: V8 calls `then` for `await future`
-  //   from a job, after the code that awaited; a `then` called by the task's own code (`Promise.race([future])`, say)
-  //   does not prove that the task suspended. `_stepOwnCode` is true from the step's start until the body's first
-  //   part returned (a start) or the driver's first check ran (a resumption, whose code runs in the microtask before).
+  //   our awaitable or ending. A `then` counts only once `_stepOwnCode` is false and only when given two functions:
+  //   V8 calls `then` for `await future` from a job, after the code that awaited, with the two resolving functions of
+  //   a promise; a `then` called by the task's own code (`future.then(cb)`, `Promise.race([future])`) does not prove
+  //   that the task suspended. `_stepOwnCode` is true from the step's start until the body's first part returned (a
+  //   start) or the driver's first check ran (a resumption, whose code runs in the microtask before). What is left:
+  //   the task's own `then(a, b)` (or `Promise.race`) after that window, followed by more microtasks before it
+  //   suspends, lets the next step begin early (docs/python-differences.md says so).
   // - `_dirty`: a plain callback ran since the microtask queue last drained; no step starts before it drains.
   // - `_immediate` is non-null exactly when a setImmediate is queued for the next iteration. While it is set,
   //   nothing queues another.

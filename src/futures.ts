@@ -545,10 +545,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
         return Promise.reject(error).then(onFulfilled, onRejected);
       }
       task._awaiting(this);
-      // V8 calls `then` for `await future` from a job; a call by the task's own code (`Promise.race`) does not mean
-      // that it suspended (see EventLoop's invariants).
+      // V8 calls `then` for `await future` from a job, with two resolving functions; a call by the task's own code
+      // (`future.then(cb)`, `Promise.race`) does not mean that it suspended (see EventLoop's invariants).
       const loop = this._loop;
-      if (loop._stepTask === task && !loop._stepOwnCode) loop._stepParked = true;
+      if (loop._stepTask === task && !loop._stepOwnCode && typeof onRejected === "function") loop._stepParked = true;
     }
     const reaction = new _ThenReaction(task, onFulfilled, onRejected);
     this._addDelivery(reaction);

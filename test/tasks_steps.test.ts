@@ -556,6 +556,28 @@ void describe("a step that suspends on asyncio-ts ends without waiting for Node'
     });
   }
 
+  void test("a step that calls then(cb) on a pending Future after an await that did not suspend stays whole", async () => {
+    await asyncio.run(async () => {
+      const order: string[] = [];
+      const f = newFuture<void>();
+      const a = asyncio.createTask(async () => {
+        await nothing();
+        await Promise.resolve();
+        void f.then(() => order.push("then"));
+        for (let i = 0; i < 20; i++) await Promise.resolve(i);
+        order.push("A done");
+        await f;
+      });
+      const b = asyncio.createTask(async () => {
+        order.push("B");
+      });
+      await b;
+      assert.deepEqual(order, ["A done", "B"]);
+      f.setResult();
+      await a;
+    });
+  });
+
   void test("a task that awaits Promise.race of pending Futures suspends there, and its step is over", async () => {
     await asyncio.run(async () => {
       const order: string[] = [];
