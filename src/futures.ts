@@ -87,6 +87,39 @@ export function _onLoop(loop: EventLoop): { loop?: EventLoop } {
   return LOOP_OPTION;
 }
 
+/** @internal What cancels the operation a promise of ours stands for (see `_linkCancel`). */
+export interface _CancelSource {
+  cancel(msg?: string): boolean;
+}
+
+const CANCEL_SOURCE = Symbol("asyncio-ts.cancelSource");
+
+/**
+ * @internal Marks `promise`, returned by a wait of ours that is blocked, with what cancels that wait. A promise cannot
+ * be cancelled, so `waitFor`, `gather` and `ensureFuture` follow a promise with a Future; when that Future is
+ * cancelled (a timeout, a cancelled gather), the wait is cancelled too, as Python cancels the coroutine it wrapped,
+ * instead of staying registered (a Lock acquired by nobody, a Queue item taken by nobody).
+ */
+export function _linkCancel<P extends Promise<unknown>>(promise: P, source: _CancelSource): P {
+  (promise as P & { [CANCEL_SOURCE]?: _CancelSource })[CANCEL_SOURCE] = source;
+  return promise;
+}
+
+/** @internal What `_linkCancel` attached to `aw`, if anything. */
+export function _cancelSourceOf(aw: object): _CancelSource | undefined {
+  return (aw as { [CANCEL_SOURCE]?: _CancelSource })[CANCEL_SOURCE];
+}
+
+/** @internal For an operation that may wait on several Futures in turn: `cancel` reaches the one it waits on now. */
+export class _CurrentWaiter implements _CancelSource {
+  fut: Future<unknown> | null = null;
+
+  cancel(msg?: string): boolean {
+    const fut = this.fut;
+    return fut !== null && fut._state === "PENDING" && fut.cancel(msg);
+  }
+}
+
 /** @internal An object that settles a native promise: it holds the promise's two resolvers until it does. */
 export interface _Resolvers {
   _resolve: ((value: unknown) => void) | null;
@@ -517,7 +550,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const reaction = new _NativeReaction(task, onFulfilled, onRejected);
     const promise = reaction._promise();
     this._addDelivery(reaction);
-    return promise;
+    return _linkCancel(promise, this);
   }
 
   /** @internal `then` for the awaiting `task` (null outside a task). */

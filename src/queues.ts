@@ -7,7 +7,7 @@
  * inserts. Subclasses change the storage through three hooks, `_init`, `_put` and `_get`, as in CPython.
  * @module
  */
-import type { Future } from "./futures.js";
+import { type Future, _CurrentWaiter, _linkCancel } from "./futures.js";
 import { Deque } from "./_internal/kernel/deque.js";
 import { BinaryHeap } from "./_internal/kernel/heap.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "./exceptions.js";
@@ -132,7 +132,8 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
       }
       return RESOLVED;
     }
-    return this.#putSlow(item);
+    const current = new _CurrentWaiter();
+    return _linkCancel(this.#putSlow(item, null, current), current);
   }
 
   #putWithOptions(item: T, options: WaitOptions | null): Promise<void> {
@@ -144,12 +145,13 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     return link.until(this.#putSlow(item, link));
   }
 
-  async #putSlow(item: T, link: AbortLink | null = null): Promise<void> {
+  async #putSlow(item: T, link: AbortLink | null = null, current: _CurrentWaiter | null = null): Promise<void> {
     const putters = this.#putters;
     while (this.full()) {
       if (this.#isShutdown) throw new QueueShutDown(`${this.constructor.name}.put: the queue is shut down`);
       const putter = this._getLoop().createFuture<void>();
       putters.push(putter);
+      if (current !== null) current.fut = putter;
       try {
         if (link !== null) link.track(putter);
         await putter;
@@ -207,7 +209,8 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     if (this.#isShutdown) {
       return Promise.reject(new QueueShutDown(`${this.constructor.name}.get: the queue is shut down and empty`));
     }
-    return this.#getSlow();
+    const current = new _CurrentWaiter();
+    return _linkCancel(this.#getSlow(null, current), current);
   }
 
   #getWithOptions(options: WaitOptions | null): Promise<T> {
@@ -219,12 +222,13 @@ export class Queue<T = unknown> extends _LoopBound implements AsyncIterable<T> {
     return link.until(this.#getSlow(link));
   }
 
-  async #getSlow(link: AbortLink | null = null): Promise<T> {
+  async #getSlow(link: AbortLink | null = null, current: _CurrentWaiter | null = null): Promise<T> {
     const getters = this.#getters;
     while (this._queue.length === 0) {
       if (this.#isShutdown) throw new QueueShutDown(`${this.constructor.name}.get: the queue is shut down and empty`);
       const getter = this._getLoop().createFuture<void>();
       getters.push(getter);
+      if (current !== null) current.fut = getter;
       try {
         if (link !== null) link.track(getter);
         await getter;

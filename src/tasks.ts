@@ -21,7 +21,7 @@ import {
 } from "./_internal/kernel/context.js";
 import { CancelledError, RuntimeError, _asCancelledError } from "./exceptions.js";
 import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
-import { type Awaitable, Future, type _Resolvers, _onLoop, _promiseFor } from "./futures.js";
+import { type Awaitable, Future, type _CancelSource, type _Resolvers, _cancelSourceOf, _onLoop, _promiseFor } from "./futures.js";
 import { isPromiseLike, checkOptions } from "./_internal/validate.js";
 import { abortMessage, cancelOnAbort, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
 
@@ -461,7 +461,8 @@ export function _ensureFutureOn<T>(aw: Awaitable<T>, loop: EventLoop): Future<T>
   }
   if (typeof aw === "function") return loop.createTask(aw);
   if (isPromiseLike(aw)) {
-    const fut = new Future<T>(_onLoop(loop));
+    const source = _cancelSourceOf(aw);
+    const fut = source === undefined ? new Future<T>(_onLoop(loop)) : new LinkedFuture<T>(loop, source);
     aw.then(
       (value) => {
         if (fut._state === "PENDING") fut.setResult(value);
@@ -485,6 +486,22 @@ export function ensureFuture<T>(aw: Awaitable<T>, options?: { loop?: EventLoop }
   if (options !== undefined) options = checkOptions(options, "ensureFuture");
   const loop = options?.loop ?? (aw instanceof Future ? aw._loop : _runningOrSetLoop());
   return _ensureFutureOn(aw, loop);
+}
+
+/** The Future following a promise of one of our waits: cancelling it cancels that wait (see `_linkCancel`). */
+class LinkedFuture<T> extends Future<T> {
+  constructor(
+    loop: EventLoop,
+    private readonly _source: _CancelSource,
+  ) {
+    super(_onLoop(loop));
+  }
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    this._source.cancel(msg);
+    return true;
+  }
 }
 
 // ------------------------------------------------------------------ sleep

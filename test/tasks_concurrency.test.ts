@@ -1112,3 +1112,64 @@ void describe("shield", () => {
     });
   });
 });
+
+// Python's wait_for/gather wrap the coroutine of `q.get()` or `lock.acquire()` and cancel it on timeout; ours get a
+// promise, which nothing can cancel, so the wait behind it is cancelled through the Future that follows it.
+// Each expected outcome below is what CPython 3.13 prints for the same program.
+void describe("a wait of ours given as a promise is cancelled with what follows it", () => {
+  void test("waitFor(lock.acquire()) timing out leaves the lock to the next acquirer", async () => {
+    await asyncio.testing.run(async () => {
+      const lock = new asyncio.Lock();
+      await lock.acquire();
+      await assert.rejects(asyncio.waitFor(lock.acquire(), 1), asyncio.TimeoutError);
+      lock.release();
+      await asyncio.sleep(0);
+      assert.equal(lock.locked(), false);
+      assert.equal(await asyncio.waitFor(lock.acquire(), 1), true);
+    });
+  });
+
+  void test("waitFor(queue.get()) timing out loses no item put afterwards", async () => {
+    await asyncio.testing.run(async () => {
+      const q = new asyncio.Queue<number>();
+      await assert.rejects(asyncio.waitFor(q.get(), 1), asyncio.TimeoutError);
+      await q.put(7);
+      await asyncio.sleep(0);
+      assert.equal(q.qsize(), 1);
+      assert.equal(q.getNowait(), 7);
+    });
+  });
+
+  void test("waitFor(queue.put()) timing out puts nothing later", async () => {
+    await asyncio.testing.run(async () => {
+      const q = new asyncio.Queue<number>(1);
+      await q.put(1);
+      await assert.rejects(asyncio.waitFor(q.put(2), 1), asyncio.TimeoutError);
+      assert.equal(q.getNowait(), 1);
+      await asyncio.sleep(0);
+      assert.equal(q.qsize(), 0);
+    });
+  });
+
+  void test("waitFor(semaphore.acquire()) timing out takes no permit", async () => {
+    await asyncio.testing.run(async () => {
+      const sem = new asyncio.Semaphore(0);
+      await assert.rejects(asyncio.waitFor(sem.acquire(), 1), asyncio.TimeoutError);
+      sem.release();
+      await asyncio.sleep(0);
+      assert.equal(sem.locked(), false);
+    });
+  });
+
+  void test("a cancelled gather of event.wait() and sleep() leaves no waiter on the event", async () => {
+    await asyncio.testing.run(async () => {
+      const ev = new asyncio.Event();
+      const g = asyncio.gather(ev.wait(), asyncio.sleep(3600));
+      assert.equal(String(ev), "Event [unset, waiters: 1]");
+      await asyncio.sleep(1);
+      g.cancel();
+      await assert.rejects(g, asyncio.CancelledError);
+      assert.equal(String(ev), "Event [unset]");
+    });
+  });
+});
