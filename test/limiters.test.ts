@@ -535,7 +535,8 @@ test("property: a limiter loses no token, never lets in more than its capacity, 
                 await limiter.with(async () => {
                   inside++;
                   // Never more inside than the tokens handed out. A token is only handed out below the total, and the
-                  // total changes at x.25 s, never at the time a token is handed over (whole or half seconds).
+                  // total never changes at a time a token is handed over: tokens change hands at whole seconds, or
+                  // at a resize's time plus whole seconds, and each resize has a fraction of its own (see below).
                   assert.equal(inside <= limiter.borrowedTokens, true);
                   assert.equal(limiter.borrowedTokens <= limiter.totalTokens, true);
                   entered.push(i);
@@ -559,9 +560,12 @@ test("property: a limiter loses no token, never lets in more than its capacity, 
           });
           tg.createTask(async () => {
             let t = 0;
-            for (const resize of [...prog.resizes].sort((a, b) => a.at - b.at)) {
-              await asyncio.sleep(resize.at - t + 0.25);
-              t = resize.at + 0.25;
+            // Resize k happens at `at` + 0.25 + k/100 s: no two resizes are a whole number of seconds apart, so a
+            // lowered total never meets a token handed over at that very time (which the limiter rightly keeps).
+            for (const [k, resize] of [...prog.resizes].sort((a, b) => a.at - b.at).entries()) {
+              const when = resize.at + 0.25 + k / 100;
+              await asyncio.sleep(when - t);
+              t = when;
               limiter.totalTokens = resize.total;
             }
           });
