@@ -14,7 +14,7 @@ import "./_internal/dispose.js";
 import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
-import type { Future } from "./futures.js";
+import { type Future, type _CancelSource, _linkCancel } from "./futures.js";
 import { sleep, type Task } from "./tasks.js";
 import { Protocol } from "./protocols.js";
 import type { Transport, TransportExtraInfo } from "./transports.js";
@@ -549,6 +549,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** @internal */ _exception: Error | null = null;
   /** @internal */ _transport: Transport | null = null;
   /** @internal */ _paused = false;
+  /** What cancels the read waiting now (see `_linkCancel`): the promises of reads that may wait carry it. */
+  readonly #cancelRead: _CancelSource = {
+    cancel: (msg?: string): boolean => {
+      const waiter = this._waiter;
+      return waiter !== null && waiter._state === "PENDING" && waiter.cancel(msg);
+    },
+  };
 
   constructor(options: StreamReaderOptions = {}) {
     if (options === null || typeof options !== "object") {
@@ -650,7 +657,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** The Future a read waits on: one read may wait at a time, never after EOF. */
   private _newWaiter(funcName: string): Future<void> {
-    if (this._waiter !== null) {
+    // A cancelled waiter whose read has not resumed yet (cancelled through `waitFor`, say) no longer counts.
+    if (this._waiter !== null && !this._waiter.done()) {
       throw new RuntimeError(`${funcName}() called while another coroutine is already waiting for incoming data`);
     }
     if (this._eof) throw new RuntimeError("_waitForData after EOF");
@@ -703,7 +711,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
         );
       }
     }
-    return this._read(n);
+    return _linkCancel(this._read(n), this.#cancelRead);
   }
 
   private async _read(n: number): Promise<Buffer> {
@@ -733,9 +741,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
    *
    * Cancellation: nothing is lost; a partial line stays buffered.
    */
-  async readline(): Promise<Buffer> {
+  readline(): Promise<Buffer> {
+    return _linkCancel(this.#readline(), this.#cancelRead);
+  }
+
+  async #readline(): Promise<Buffer> {
     try {
-      return await this.readuntil(NEWLINE);
+      return await this.#readuntil(NEWLINE);
     } catch (e) {
       if (e instanceof IncompleteReadError) return e.partial as Buffer;
       if (e instanceof LimitOverrunError) {
@@ -759,7 +771,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
    *
    * Cancellation: nothing is lost; the buffered bytes stay.
    */
-  async readuntil(separator: Uint8Array | string | readonly (Uint8Array | string)[] = NEWLINE): Promise<Buffer> {
+  readuntil(separator: Uint8Array | string | readonly (Uint8Array | string)[] = NEWLINE): Promise<Buffer> {
+    return _linkCancel(this.#readuntil(separator), this.#cancelRead);
+  }
+
+  async #readuntil(separator: Uint8Array | string | readonly (Uint8Array | string)[]): Promise<Buffer> {
     let seps: Buffer[];
     if (Array.isArray(separator)) {
       seps = (separator as readonly (Uint8Array | string)[]).map((s) => toBytes(s, "separator", "readuntil"));
@@ -811,7 +827,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
    *
    * Cancellation: nothing is lost; the bytes received so far stay buffered.
    */
-  async readexactly(n: number): Promise<Buffer> {
+  readexactly(n: number): Promise<Buffer> {
+    return _linkCancel(this.#readexactly(n), this.#cancelRead);
+  }
+
+  async #readexactly(n: number): Promise<Buffer> {
     checkCount(n, "readexactly");
     if (n < 0) throw new RangeError(`readexactly: expected \`n\` to be >= 0, got ${n}`);
     if (this._exception !== null) throw this._exception;

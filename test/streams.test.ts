@@ -835,3 +835,24 @@ test("a handler error in a stream server is reported and closes only that connec
     await server.waitClosed();
   });
 });
+
+// CPython 3.13 prints the same for each: `wait_for(reader.readline(), t)` timing out cancels the read, which leaves
+// the reader free for the next read and its bytes buffered.
+test("a read that waitFor times out leaves the reader free for the next read, and loses no byte", async () => {
+  await asyncio.testing.run(async () => {
+    const reader = new asyncio.StreamReader();
+    await assert.rejects(asyncio.waitFor(reader.readline(), 1), asyncio.TimeoutError);
+    reader.feedData(Buffer.from("par"));
+    await assert.rejects(asyncio.waitFor(reader.readline(), 1), asyncio.TimeoutError);
+    asyncio.getRunningLoop().callLater(0.5, () => reader.feedData(Buffer.from("tial\nrest")));
+    assert.equal(String(await asyncio.waitFor(reader.readline(), 1)), "partial\n");
+    await assert.rejects(asyncio.waitFor(reader.readexactly(9), 1), asyncio.TimeoutError);
+    await assert.rejects(asyncio.waitFor(reader.readuntil("!"), 1), asyncio.TimeoutError);
+    reader.feedData(Buffer.from("!"));
+    assert.equal(String(await asyncio.waitFor(reader.readexactly(5), 1)), "rest!");
+    await assert.rejects(asyncio.waitFor(reader.read(10), 1), asyncio.TimeoutError);
+    reader.feedData(Buffer.from("end"));
+    reader.feedEof();
+    assert.equal(String(await asyncio.waitFor(reader.read(), 1)), "end");
+  });
+});
