@@ -512,6 +512,11 @@ export class EventLoop {
     this._stepParked = false;
   }
 
+  /** @internal `task` suspended on our awaitable or its body ended: if its step is the one running, it is over. */
+  _stepOver(task: Task<unknown>): void {
+    if (this._stepTask === task) this._stepParked = true;
+  }
+
   /** Calls `_afterStep` once the step that just began is over (see the module's header). */
   private _awaitStepEnd(): void {
     this._stepChecks = 0;

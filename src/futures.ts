@@ -199,13 +199,8 @@ export class _ThenReaction implements Delivery, Promise<any> {
       this._complete(future);
       return RUN_DONE;
     }
-    const loop = future._loop;
-    if (loop._dirty) return RUN_DEFER;
-    // A step of `task` starts here; cancellation is decided now, as CPython's `_must_cancel` at the top of a step.
-    loop._beginStep(task);
-    const scope = task._cancelScope;
-    if (scope === null ? task._mustCancel : scope._takeAtStep(task)) {
-      if (scope === null) task._mustCancel = false;
+    if (future._loop._dirty) return RUN_DEFER;
+    if (task._startStep()) {
       if (future._state === "CANCELLED" || (future._hasException && future._exception instanceof CancelledError)) {
         // What the Future gives is a CancelledError already: that one is thrown in, as CPython keeps it.
         this._complete(future);
@@ -545,8 +540,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       return this._register(onFulfilled, onRejected, task) as Promise<R>;
     }
     task._awaiting(this);
-    const loop = this._loop;
-    if (loop._stepTask === task) loop._stepParked = true;
+    this._loop._stepOver(task);
     const reaction = new _NativeReaction(task, onFulfilled, onRejected);
     const promise = reaction._promise();
     this._addDelivery(reaction);
@@ -580,8 +574,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       task._awaiting(this);
       // V8 calls `then` for `await future` from a job, with two resolving functions; a call by the task's own code
       // (`future.then(cb)`, `Promise.race`) does not mean that it suspended (see EventLoop's invariants).
-      const loop = this._loop;
-      if (loop._stepTask === task && !loop._stepOwnCode && typeof onRejected === "function") loop._stepParked = true;
+      if (!this._loop._stepOwnCode && typeof onRejected === "function") this._loop._stepOver(task);
     }
     const reaction = new _ThenReaction(task, onFulfilled, onRejected);
     this._addDelivery(reaction);

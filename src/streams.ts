@@ -14,7 +14,7 @@ import "./_internal/dispose.js";
 import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
-import { type Future, type _CancelSource, _linkCancel } from "./futures.js";
+import { type Future, _CurrentWaiter, _linkCancel } from "./futures.js";
 import { sleep, type Task } from "./tasks.js";
 import { Protocol } from "./protocols.js";
 import type { Transport, TransportExtraInfo } from "./transports.js";
@@ -550,12 +550,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** @internal */ _transport: Transport | null = null;
   /** @internal */ _paused = false;
   /** What cancels the read waiting now (see `_linkCancel`): the promises of reads that may wait carry it. */
-  readonly #cancelRead: _CancelSource = {
-    cancel: (msg?: string): boolean => {
-      const waiter = this._waiter;
-      return waiter !== null && waiter._state === "PENDING" && waiter.cancel(msg);
-    },
-  };
+  readonly #cancelRead = new _CurrentWaiter();
 
   constructor(options: StreamReaderOptions = {}) {
     if (options === null || typeof options !== "object") {
@@ -668,6 +663,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     const waiter = this._loop.createFuture<void>();
     this._waiter = waiter;
+    this.#cancelRead.fut = waiter;
     return waiter;
   }
 

@@ -232,7 +232,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal The body returned `value`. */
   _bodyDone(value: T): void {
     if (this._state !== "PENDING") return;
-    this._endStep();
+    this._loop._stepOver(this as Task<unknown>);
     this._loop._tasks.delete(this as Task<unknown>);
     this._futWaiter = null;
     if (this._mustCancel) {
@@ -252,7 +252,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal The body threw `error`. */
   _bodyFailed(error: unknown): void {
     if (this._state !== "PENDING") return;
-    this._endStep();
+    this._loop._stepOver(this as Task<unknown>);
     this._loop._tasks.delete(this as Task<unknown>);
     this._futWaiter = null;
     const cancelled = _asCancelledError(error);
@@ -265,10 +265,16 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
-  /** The body ended: if this was in the task's step, the step is over once the microtasks it queued have run. */
-  private _endStep(): void {
-    const loop = this._loop;
-    if (loop._stepTask === (this as Task<unknown>)) loop._stepParked = true;
+  /**
+   * @internal A step of this task starts (a wakeup delivered by the loop). Cancellation is decided now, as CPython's
+   * `_must_cancel` at the top of a step: true when a cancellation is due, which this takes.
+   */
+  _startStep(): boolean {
+    this._loop._beginStep(this as Task<unknown>);
+    const scope = this._cancelScope;
+    if (scope === null ? !this._mustCancel : !scope._takeAtStep(this as Task<unknown>)) return false;
+    if (scope === null) this._mustCancel = false;
+    return true;
   }
 
   /** Settling can only fail when the loop closed under a still-running body; nobody can observe it then. */
@@ -606,11 +612,8 @@ class YieldOnce implements Runnable, _Resolvers {
 
   _run(): RunResult {
     const task = this.task;
-    const loop = task._loop;
-    if (loop._dirty) return RUN_DEFER;
-    loop._beginStep(task);
-    if (task._mustCancel) {
-      task._mustCancel = false;
+    if (task._loop._dirty) return RUN_DEFER;
+    if (task._startStep()) {
       this._reject!(task._makeCancelledError());
     } else {
       this._resolve!(this.value);
@@ -625,8 +628,7 @@ function yieldOnce<T>(task: Task<unknown>, value: unknown): Promise<T> {
   const promise = _promiseFor(item);
   // As `_awaiting` does for a yield: nothing for `cancel()` to cancel until the task resumes.
   task._futWaiter = null;
-  const loop = task._loop;
-  if (loop._stepTask === task) loop._stepParked = true;
-  loop._enqueue(item);
+  task._loop._stepOver(task);
+  task._loop._enqueue(item);
   return promise;
 }
