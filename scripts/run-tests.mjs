@@ -29,5 +29,8 @@ const args = ["--conditions=asyncio-ts-source", "--import", "tsx", "--test", "--
 // the summary, instead of thousands of lines of TAP (scripts/concise-reporter.mjs).
 if (!process.stdout.isTTY) args.push(`--test-reporter=${new URL("./concise-reporter.mjs", import.meta.url).href}`, "--test-reporter-destination=stdout");
 args.push(...files);
+// Tests that run the built package rebuild dist/ when the sources are newer; two test files doing so at once (the
+// runner runs two) could read a file the other is writing. One build here, first, leaves them nothing to do.
+spawnSync(process.execPath, ["--import", "tsx", "-e", 'import("./test/helpers/process.ts").then((m) => m.ensureBuilt())'], { stdio: "inherit" });
 const r = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(r.status ?? 1);

@@ -23,7 +23,9 @@ import type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "
 import {
   type LoopResource,
   inLoop,
+  isContextFree,
   isSystemError,
+  runInLoop,
   systemError,
   toWritable,
   trackResource,
@@ -116,11 +118,21 @@ export class _SocketTransport extends Transport implements LoopResource {
     if (!("peername" in extra)) extra.peername = socketAddress(sock.remoteAddress, sock.remotePort);
     if (typeof sock.setNoDelay === "function") sock.setNoDelay(true);
 
-    this._onData = inLoop(loop, (chunk: Buffer) => this._dataReceived(chunk));
+    const dataInLoop = inLoop(loop, (chunk: Buffer) => this._dataReceived(chunk));
+    // The StreamReaderProtocol's dataReceived only feeds its reader: it is called without entering the loop's
+    // context (a switch per event); any other protocol's runs in it. Debug mode keeps the switch, for its checks.
+    this._onData = (chunk: Buffer) => {
+      if (isContextFree(this._protocol.dataReceived) && !this._buffered && !loop._debug && !loop._closed) this._feedData(chunk);
+      else dataInLoop(chunk);
+    };
     this._onEnd = inLoop(loop, () => this._eofReceived());
     this._onError = inLoop(loop, (err: Error) => this._fatalError(err, "Fatal error on socket transport"));
     this._onClose = inLoop(loop, () => this._socketClosed());
-    this._onWritten = inLoop(loop, () => this._written());
+    const written = inLoop(loop, () => this._written());
+    // Most writes finish with the protocol not paused and no close pending: nothing to do, no context to enter.
+    this._onWritten = () => {
+      if (this._flow.paused || this._closing) written();
+    };
     sock.on("error", this._onError);
     sock.on("end", this._onEnd);
     sock.on("close", this._onClose);
@@ -153,6 +165,16 @@ export class _SocketTransport extends Transport implements LoopResource {
   }
 
   // ---------------------------------------------------------------- reading
+
+  /** `_dataReceived` for a context-free `dataReceived` (see the constructor); a failure is handled in the loop's context. */
+  private _feedData(chunk: Buffer): void {
+    if (this._closing || this._detached) return;
+    try {
+      this._protocol.dataReceived!(chunk);
+    } catch (exc) {
+      runInLoop(this._loop, () => this._fatalError(exc, "Fatal error: protocol.dataReceived() call failed."));
+    }
+  }
 
   private _dataReceived(chunk: Buffer): void {
     if (this._closing || this._detached) return;

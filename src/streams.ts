@@ -27,7 +27,7 @@ import type {
 } from "./base_net.js";
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
-import { isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
+import { CONTEXT_FREE, isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
 import { ByteQueue } from "./_internal/io/byte_queue.js";
 import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 import "./base_net.js";
@@ -355,6 +355,9 @@ export class StreamReaderProtocol extends FlowControlMixin {
     return this._closed;
   }
 }
+
+// Feeding the reader buffers the bytes and wakes its waiter Future: the transport may call it in any context.
+(StreamReaderProtocol.prototype.dataReceived as { [CONTEXT_FREE]?: true })[CONTEXT_FREE] = true;
 
 // ------------------------------------------------------------------ StreamWriter
 

@@ -856,3 +856,78 @@ test("a read that waitFor times out leaves the reader free for the next read, an
     assert.equal(String(await asyncio.waitFor(reader.read(), 1)), "end");
   });
 });
+
+/** A raw node:net client that connects to `port`, writes `data` and stays open until closed. */
+async function rawClientWriting(port: number, data: string): Promise<net.Socket> {
+  const sock = net.connect({ port, host: "127.0.0.1" });
+  sock.on("error", () => {});
+  await new Promise<void>((resolve) => sock.once("connect", resolve));
+  sock.write(data);
+  return sock;
+}
+
+test("a StreamReaderProtocol subclass's own dataReceived runs in the loop's context", async () => {
+  await asyncio.run(async () => {
+    const loop = asyncio.getRunningLoop();
+    const seen = loop.createFuture<asyncio.EventLoop | string>();
+    class Watching extends asyncio.StreamReaderProtocol {
+      override dataReceived(data: Buffer): void {
+        if (!seen.done()) {
+          try {
+            seen.setResult(asyncio.getRunningLoop());
+          } catch (e) {
+            seen.setResult(String(e));
+          }
+        }
+        super.dataReceived(data);
+      }
+    }
+    const reader = new asyncio.StreamReader();
+    const server = await loop.createServer(() => new Watching(reader), "127.0.0.1", 0);
+    const client = await rawClientWriting(portOf(server), "ping");
+    try {
+      assert.equal(await seen, loop);
+      assert.equal((await reader.read(4)).toString(), "ping");
+    } finally {
+      client.destroy();
+      server.close();
+      // The reader's protocol keeps a connection open after the peer's EOF (as asyncio): close it from here.
+      server.closeClients();
+      await server.waitClosed();
+    }
+  });
+});
+
+test("data fed to a reader past its EOF is a fatal error handled in the loop's context", async () => {
+  await asyncio.run(async () => {
+    const loop = asyncio.getRunningLoop();
+    const handled = loop.createFuture<[asyncio.ExceptionContext, asyncio.EventLoop | string]>();
+    loop.setExceptionHandler((_loop, context) => {
+      if (handled.done()) return;
+      let running: asyncio.EventLoop | string;
+      try {
+        running = asyncio.getRunningLoop();
+      } catch (e) {
+        running = String(e);
+      }
+      handled.setResult([context, running]);
+    });
+    const reader = new asyncio.StreamReader();
+    reader.feedEof();
+    const server = await loop.createServer(() => new asyncio.StreamReaderProtocol(reader), "127.0.0.1", 0);
+    const client = await rawClientWriting(portOf(server), "late");
+    try {
+      const [context, running] = await handled;
+      assert.equal(context.message, "Fatal error: protocol.dataReceived() call failed.");
+      assert.ok(context.exception instanceof asyncio.RuntimeError);
+      assert.equal((context.exception as Error).message, "feedData after feedEof");
+      assert.equal(running, loop);
+    } finally {
+      client.destroy();
+      server.close();
+      // The reader's protocol keeps a connection open after the peer's EOF (as asyncio): close it from here.
+      server.closeClients();
+      await server.waitClosed();
+    }
+  });
+});
