@@ -4,7 +4,10 @@
 const N = 100_000;
 
 /** A small seeded generator (mulberry32), so both sides and every run sleep the same delays. */
-function delays(seed) {
+/** The seed of the delays both sides sleep. */
+export const SEED = 20240601;
+
+export function delays(seed) {
   let a = seed >>> 0;
   const out = new Float64Array(N);
   for (let i = 0; i < N; i++) {
@@ -41,7 +44,7 @@ export default {
   higherIsBetter: false,
 
   async ours(asyncio) {
-    const d = delays(20240601);
+    const d = delays(SEED);
     const lateness = new Float64Array(N);
     const wallMs = await asyncio.run(async () => {
       const loop = asyncio.getRunningLoop();
@@ -61,7 +64,7 @@ export default {
   },
 
   async baseline() {
-    const d = delays(20240601);
+    const d = delays(SEED);
     const lateness = new Float64Array(N);
     const t0 = performance.now();
     const all = new Array(N);

@@ -96,7 +96,7 @@ async function withServerCpu(run) {
  * Both figures against one server: round trips/s at 1 KiB and MB/s at 64 KiB, with the server's CPU per round trip
  * (warm-up round trips included), so that the client's share of the two cores is visible.
  */
-async function measure(port) {
+export async function measure(port) {
   const [small, smallCpu] = await withServerCpu(() => drive(port, SMALL));
   const [large, largeCpu] = await withServerCpu(() => drive(port, LARGE));
   return {
