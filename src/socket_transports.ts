@@ -23,7 +23,6 @@ import type { DatagramAddress, DatagramProtocolLike, StreamProtocolLike } from "
 import {
   type LoopResource,
   inLoop,
-  isContextFree,
   isSystemError,
   runInLoop,
   systemError,
@@ -119,11 +118,10 @@ export class _SocketTransport extends Transport implements LoopResource {
     if (typeof sock.setNoDelay === "function") sock.setNoDelay(true);
 
     const dataInLoop = inLoop(loop, (chunk: Buffer) => this._dataReceived(chunk));
-    // The StreamReaderProtocol's dataReceived only feeds its reader: it is called without entering the loop's
-    // context (a switch per event); any other protocol's runs in it. Debug mode keeps the switch, for its checks.
+    // A StreamReaderProtocol's own dataReceived runs no user code: it is fed without entering the loop's context (a
+    // switch per event). Any other protocol's runs in that context; debug mode keeps the switch, for its checks.
     this._onData = (chunk: Buffer) => {
-      if (isContextFree(this._protocol.dataReceived) && !this._buffered && !loop._debug && !loop._closed) this._feedData(chunk);
-      else dataInLoop(chunk);
+      if (this._buffered || loop._debug || loop._closed || !this._feedAnywhere(chunk)) dataInLoop(chunk);
     };
     this._onEnd = inLoop(loop, () => this._eofReceived());
     this._onError = inLoop(loop, (err: Error) => this._fatalError(err, "Fatal error on socket transport"));
@@ -166,13 +164,19 @@ export class _SocketTransport extends Transport implements LoopResource {
 
   // ---------------------------------------------------------------- reading
 
-  /** `_dataReceived` for a context-free `dataReceived` (see the constructor); a failure is handled in the loop's context. */
-  private _feedData(chunk: Buffer): void {
-    if (this._closing || this._detached) return;
+  /**
+   * `_dataReceived` outside the loop's context, for a protocol that can take data there (`_feedAnywhere`, see the
+   * constructor); false when it cannot, nothing done. A failure is handled in the loop's context.
+   */
+  private _feedAnywhere(chunk: Buffer): boolean {
+    const protocol = this._protocol as StreamProtocolLike & { _feedAnywhere?(data: Buffer): boolean };
+    if (typeof protocol._feedAnywhere !== "function") return false;
+    if (this._closing || this._detached) return true;
     try {
-      this._protocol.dataReceived!(chunk);
+      return protocol._feedAnywhere(chunk);
     } catch (exc) {
       runInLoop(this._loop, () => this._fatalError(exc, "Fatal error: protocol.dataReceived() call failed."));
+      return true;
     }
   }
 

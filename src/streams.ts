@@ -27,7 +27,7 @@ import type {
 } from "./base_net.js";
 import type { Server } from "./servers.js";
 import type { SSLOption } from "./sslproto.js";
-import { CONTEXT_FREE, isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
+import { isGoneError, systemError, toBytes } from "./_internal/io/netutil.js";
 import { ByteQueue } from "./_internal/io/byte_queue.js";
 import { abortError, checkSignal, onAbort } from "./_internal/abort.js";
 import "./base_net.js";
@@ -345,6 +345,20 @@ export class StreamReaderProtocol extends FlowControlMixin {
     this._streamReader?.feedData(data);
   }
 
+  /**
+   * @internal `dataReceived(data)` called by a transport from whatever async context Node delivered the data in, when
+   * that runs no code but ours: buffering the bytes and waking the reader's waiter Future, whose callbacks run from the
+   * loop. False, with nothing done, when a subclass overrides `dataReceived` or the reader's `feedData`: the transport
+   * then calls `dataReceived` in the loop's context, as for any protocol.
+   */
+  _feedAnywhere(data: Buffer): boolean {
+    const reader = this._streamReader;
+    if (this.dataReceived !== StreamReaderProtocol.prototype.dataReceived) return false;
+    if (reader !== null && reader.feedData !== StreamReader.prototype.feedData) return false;
+    reader?.feedData(data);
+    return true;
+  }
+
   override eofReceived(): boolean {
     this._streamReader?.feedEof();
     // Over TLS the transport closes on EOF anyway.
@@ -355,9 +369,6 @@ export class StreamReaderProtocol extends FlowControlMixin {
     return this._closed;
   }
 }
-
-// Feeding the reader buffers the bytes and wakes its waiter Future: the transport may call it in any context.
-(StreamReaderProtocol.prototype.dataReceived as { [CONTEXT_FREE]?: true })[CONTEXT_FREE] = true;
 
 // ------------------------------------------------------------------ StreamWriter
 

@@ -898,6 +898,37 @@ test("a StreamReaderProtocol subclass's own dataReceived runs in the loop's cont
   });
 });
 
+test("a StreamReader subclass's own feedData runs in the loop's context", async () => {
+  await asyncio.run(async () => {
+    const loop = asyncio.getRunningLoop();
+    const seen = loop.createFuture<asyncio.EventLoop | string>();
+    class WatchingReader extends asyncio.StreamReader {
+      override feedData(data: Uint8Array | string): void {
+        if (!seen.done()) {
+          try {
+            seen.setResult(asyncio.getRunningLoop());
+          } catch (e) {
+            seen.setResult(String(e));
+          }
+        }
+        super.feedData(data);
+      }
+    }
+    const reader = new WatchingReader();
+    const server = await loop.createServer(() => new asyncio.StreamReaderProtocol(reader), "127.0.0.1", 0);
+    const client = await rawClientWriting(portOf(server), "ping");
+    try {
+      assert.equal(await seen, loop);
+      assert.equal((await reader.read(4)).toString(), "ping");
+    } finally {
+      client.destroy();
+      server.close();
+      server.closeClients();
+      await server.waitClosed();
+    }
+  });
+});
+
 test("data fed to a reader past its EOF is a fatal error handled in the loop's context", async () => {
   await asyncio.run(async () => {
     const loop = asyncio.getRunningLoop();

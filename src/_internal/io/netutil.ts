@@ -32,18 +32,6 @@ export function inLoop<A extends unknown[]>(loop: EventLoop, fn: (...args: A) =>
   };
 }
 
-/**
- * Marks a protocol method that needs no async context: it only buffers bytes and wakes Futures (whose callbacks run
- * from the loop), so a transport may call it from whatever context Node delivers the event in. A subclass's override
- * is another function, unmarked, and runs in the loop's context as any protocol's code.
- */
-export const CONTEXT_FREE: unique symbol = Symbol("asyncio-ts.contextFree");
-
-/** Whether `fn` was marked with {@link CONTEXT_FREE}. */
-export function isContextFree(fn: unknown): boolean {
-  return typeof fn === "function" && (fn as { [CONTEXT_FREE]?: true })[CONTEXT_FREE] === true;
-}
-
 /** The scope of `inLoop` only carries the loop's async context: no destroy tracking needed. */
 const SCOPE_OPTIONS = { requireManualDestroy: true };
 
