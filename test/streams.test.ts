@@ -857,13 +857,34 @@ test("a read that waitFor times out leaves the reader free for the next read, an
   });
 });
 
-/** A raw node:net client that connects to `port`, writes `data` and stays open until closed. */
-async function rawClientWriting(port: number, data: string): Promise<net.Socket> {
-  const sock = net.connect({ port, host: "127.0.0.1" });
-  sock.on("error", () => {});
-  await new Promise<void>((resolve) => sock.once("connect", resolve));
-  sock.write(data);
-  return sock;
+/** The running loop, or the error `getRunningLoop()` threw: what a callback sees of the loop's context. */
+function runningLoopOrError(): asyncio.EventLoop | string {
+  try {
+    return asyncio.getRunningLoop();
+  } catch (e) {
+    return String(e);
+  }
+}
+
+/**
+ * Serves one connection of protocol `factory()` on 127.0.0.1, has a raw node:net client send `data` to it, and
+ * runs `check` meanwhile; then closes everything (the reader's protocol keeps a connection open after the peer's
+ * EOF, as asyncio's, so the server closes its clients).
+ */
+async function withRawClient(factory: () => asyncio.StreamReaderProtocol, data: string, check: () => Promise<void>): Promise<void> {
+  const server = await asyncio.getRunningLoop().createServer(factory, "127.0.0.1", 0);
+  const client = net.connect({ port: portOf(server), host: "127.0.0.1" });
+  client.on("error", () => {});
+  try {
+    await new Promise<void>((resolve) => client.once("connect", resolve));
+    client.write(data);
+    await check();
+  } finally {
+    client.destroy();
+    server.close();
+    server.closeClients();
+    await server.waitClosed();
+  }
 }
 
 test("a StreamReaderProtocol subclass's own dataReceived runs in the loop's context", async () => {
@@ -872,29 +893,15 @@ test("a StreamReaderProtocol subclass's own dataReceived runs in the loop's cont
     const seen = loop.createFuture<asyncio.EventLoop | string>();
     class Watching extends asyncio.StreamReaderProtocol {
       override dataReceived(data: Buffer): void {
-        if (!seen.done()) {
-          try {
-            seen.setResult(asyncio.getRunningLoop());
-          } catch (e) {
-            seen.setResult(String(e));
-          }
-        }
+        if (!seen.done()) seen.setResult(runningLoopOrError());
         super.dataReceived(data);
       }
     }
     const reader = new asyncio.StreamReader();
-    const server = await loop.createServer(() => new Watching(reader), "127.0.0.1", 0);
-    const client = await rawClientWriting(portOf(server), "ping");
-    try {
+    await withRawClient(() => new Watching(reader), "ping", async () => {
       assert.equal(await seen, loop);
       assert.equal((await reader.read(4)).toString(), "ping");
-    } finally {
-      client.destroy();
-      server.close();
-      // The reader's protocol keeps a connection open after the peer's EOF (as asyncio): close it from here.
-      server.closeClients();
-      await server.waitClosed();
-    }
+    });
   });
 });
 
@@ -904,28 +911,15 @@ test("a StreamReader subclass's own feedData runs in the loop's context", async 
     const seen = loop.createFuture<asyncio.EventLoop | string>();
     class WatchingReader extends asyncio.StreamReader {
       override feedData(data: Uint8Array | string): void {
-        if (!seen.done()) {
-          try {
-            seen.setResult(asyncio.getRunningLoop());
-          } catch (e) {
-            seen.setResult(String(e));
-          }
-        }
+        if (!seen.done()) seen.setResult(runningLoopOrError());
         super.feedData(data);
       }
     }
     const reader = new WatchingReader();
-    const server = await loop.createServer(() => new asyncio.StreamReaderProtocol(reader), "127.0.0.1", 0);
-    const client = await rawClientWriting(portOf(server), "ping");
-    try {
+    await withRawClient(() => new asyncio.StreamReaderProtocol(reader), "ping", async () => {
       assert.equal(await seen, loop);
       assert.equal((await reader.read(4)).toString(), "ping");
-    } finally {
-      client.destroy();
-      server.close();
-      server.closeClients();
-      await server.waitClosed();
-    }
+    });
   });
 });
 
@@ -934,31 +928,16 @@ test("data fed to a reader past its EOF is a fatal error handled in the loop's c
     const loop = asyncio.getRunningLoop();
     const handled = loop.createFuture<[asyncio.ExceptionContext, asyncio.EventLoop | string]>();
     loop.setExceptionHandler((_loop, context) => {
-      if (handled.done()) return;
-      let running: asyncio.EventLoop | string;
-      try {
-        running = asyncio.getRunningLoop();
-      } catch (e) {
-        running = String(e);
-      }
-      handled.setResult([context, running]);
+      if (!handled.done()) handled.setResult([context, runningLoopOrError()]);
     });
     const reader = new asyncio.StreamReader();
     reader.feedEof();
-    const server = await loop.createServer(() => new asyncio.StreamReaderProtocol(reader), "127.0.0.1", 0);
-    const client = await rawClientWriting(portOf(server), "late");
-    try {
+    await withRawClient(() => new asyncio.StreamReaderProtocol(reader), "late", async () => {
       const [context, running] = await handled;
       assert.equal(context.message, "Fatal error: protocol.dataReceived() call failed.");
       assert.ok(context.exception instanceof asyncio.RuntimeError);
       assert.equal((context.exception as Error).message, "feedData after feedEof");
       assert.equal(running, loop);
-    } finally {
-      client.destroy();
-      server.close();
-      // The reader's protocol keeps a connection open after the peer's EOF (as asyncio): close it from here.
-      server.closeClients();
-      await server.waitClosed();
-    }
+    });
   });
 });
