@@ -290,7 +290,7 @@ const W5 = {
  * await drain() }`), over a bare `node:net` socket. `wake(resume)` is how a read waiting for data is resumed
  * once the data event came; `frame` runs each handler in an AsyncLocalStorage frame of its own.
  */
-async function streamsShapedServer({ frame = false, wake = (resume) => resume() } = {}) {
+async function streamsShapedServer({ frame = false, wake = (resume, value) => resume(value) } = {}) {
   const { measure } = await import("./workloads/w6_echo.mjs");
   const net = await import("node:net");
   const server = net.createServer((sock) => {
@@ -299,20 +299,24 @@ async function streamsShapedServer({ frame = false, wake = (resume) => resume() 
     const chunks = [];
     let ended = false;
     let resumeRead = null;
-    sock.on("data", (chunk) => {
-      chunks.push(chunk);
-      if (resumeRead !== null) wake(resumeRead);
+    // A read waiting gets the data (or null at the end) as its promise's value; otherwise the data is buffered.
+    const deliver = (value) => {
+      const resume = resumeRead;
       resumeRead = null;
+      wake(resume, value);
+    };
+    sock.on("data", (chunk) => {
+      if (resumeRead !== null) deliver(chunk);
+      else chunks.push(chunk);
     });
     sock.on("end", () => {
       ended = true;
-      if (resumeRead !== null) wake(resumeRead);
-      resumeRead = null;
+      if (resumeRead !== null) deliver(null);
     });
     const read = () => {
       if (chunks.length > 0) return Promise.resolve(chunks.shift());
       if (ended) return Promise.resolve(null);
-      return new Promise((resolve) => (resumeRead = resolve)).then(() => (chunks.length > 0 ? chunks.shift() : null));
+      return new Promise((resolve) => (resumeRead = resolve));
     };
     const drain = () => (sock.writableNeedDrain ? new Promise((resolve) => sock.once("drain", resolve)) : SETTLED);
     const handler = async () => {
@@ -333,25 +337,38 @@ async function streamsShapedServer({ frame = false, wake = (resume) => resume() 
   return { value: r.rtPerSec, cpu: r.cpuUsPerRt };
 }
 
-/** A ready queue run once per batch of events, from `setImmediate`, as a loop iteration is: resumes go through it. */
+/**
+ * A ready queue run once per batch of events, from `setImmediate`, as a loop iteration is: resumes go through it, one
+ * at a time, each followed by `stepChecks` microtasks before the next (the step-end checks).
+ */
 function readyQueue({ stepChecks = 0 } = {}) {
-  let ready = [];
+  let ready = []; // resume, value, resume, value, ...
+  let batch = [];
+  let i = 0;
   let scheduled = false;
-  const iterate = () => {
-    scheduled = false;
-    const batch = ready;
-    ready = [];
-    // One step at a time: the next resume waits for the step-end checks of the previous one.
-    let chain = SETTLED;
-    for (const resume of batch) {
-      chain = chain.then(() => {
-        resume();
-        return stepEnd(stepChecks);
-      });
+  const next = () => {
+    while (i < batch.length) {
+      const resume = batch[i];
+      const value = batch[i + 1];
+      i += 2;
+      resume(value);
+      if (stepChecks > 0) {
+        let p = SETTLED;
+        for (let k = 1; k < stepChecks; k++) p = p.then(noop);
+        p.then(next);
+        return;
+      }
     }
   };
-  return (resume) => {
-    ready.push(resume);
+  const iterate = () => {
+    scheduled = false;
+    batch = ready;
+    ready = [];
+    i = 0;
+    next();
+  };
+  return (resume, value) => {
+    ready.push(resume, value);
     if (!scheduled) {
       scheduled = true;
       setImmediate(iterate);
