@@ -64,6 +64,9 @@ function socketAddress(address: unknown, port: unknown): unknown {
   return typeof port === "number" ? [address, port] : address;
 }
 
+/** What the loop's exception handler is told when a protocol's `dataReceived` throws (asyncio's words). */
+const DATA_RECEIVED_FAILED = "Fatal error: protocol.dataReceived() call failed.";
+
 /** @internal The stream transport over a `net.Socket` or `tls.TLSSocket` (Python's `_SelectorSocketTransport`). */
 export class _SocketTransport extends Transport implements LoopResource {
   // Invariants:
@@ -175,7 +178,7 @@ export class _SocketTransport extends Transport implements LoopResource {
     try {
       return protocol._feedAnywhere(chunk);
     } catch (exc) {
-      runInLoop(this._loop, () => this._fatalError(exc, "Fatal error: protocol.dataReceived() call failed."));
+      runInLoop(this._loop, () => this._fatalError(exc, DATA_RECEIVED_FAILED));
       return true;
     }
   }
@@ -186,7 +189,7 @@ export class _SocketTransport extends Transport implements LoopResource {
       try {
         this._protocol.dataReceived?.(chunk);
       } catch (exc) {
-        this._fatalError(exc, "Fatal error: protocol.dataReceived() call failed.");
+        this._fatalError(exc, DATA_RECEIVED_FAILED);
       }
       return;
     }
