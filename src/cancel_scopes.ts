@@ -17,7 +17,7 @@ import { inspect } from "node:util";
 import { currentTaskOrNull, requireRunningLoop, runningLoopOrNull } from "./_internal/kernel/context.js";
 import { RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import type { EventLoop, TimerHandle } from "./events.js";
-import type { Future } from "./futures.js";
+import type { Future, _Waiter } from "./futures.js";
 import type { Task } from "./tasks.js";
 
 /** Options of `new CancelScope()`. */
@@ -51,7 +51,7 @@ export function _heldOnEntry(task: Task<unknown>): boolean {
 }
 
 /** Waits that a cancelled scope does not interrupt (a task group waiting for children it has already cancelled). */
-const exemptWaits = new WeakSet<Future<unknown>>();
+const exemptWaits = new WeakSet<_Waiter>();
 
 /** @internal `future` is a wait that level-triggered scope cancellation leaves alone (requests still interrupt it). */
 export function _exemptFromScopes(future: Future<unknown>): void {
@@ -72,7 +72,7 @@ export function _scopeOf(task: Task<unknown>): CancelScope | null {
  * through: a cancelled scope (level-triggered, only when `future` is given) or held requests (edge-triggered, taken
  * once). Returns whether something was delivered.
  */
-function deliver(task: Task<unknown>, future: Future<unknown> | null): boolean {
+function deliver(task: Task<unknown>, future: _Waiter | null): boolean {
   let cancelled = false;
   // The outermost visible scope holding a request; `null` for a held `task.cancel()`; undefined when none.
   let edge: CancelScope | null | undefined = undefined;

@@ -39,8 +39,8 @@ import {
   runningLoopOrNull,
   runningLoops,
 } from "./_internal/kernel/context.js";
-import { RuntimeError } from "./exceptions.js";
-import type { Future } from "./futures.js";
+import { CancelledError, RuntimeError } from "./exceptions.js";
+import type { Future, FutureState, _Resolvers, _Waiter } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
 import { _newFuture, type _UnretrievedReport } from "./futures.js";
 import { _NO_TASK_OPTIONS, _newTask, _ensureFutureOn } from "./tasks.js";
@@ -209,6 +209,73 @@ class OneArgTimer extends TimerHandle {
   }
 }
 
+/** What a `_TaskSleep` would call as a timer; it never is (the sleep runs itself), but it names the timer in a listing. */
+function wakeSleepingTask(): void {}
+
+/**
+ * @internal `sleep(delay > 0)` from a task outside any cancel scope, debug mode off: one object that is the timer, what
+ * the task waits on, and the task's resumption. CPython's sleep makes a Future, a timer that sets it, and the task's
+ * wakeup callback; this keeps their order of events: the timer fires in one iteration and the task resumes in the next,
+ * as the Future's done callback would. `cancel(msg)` (from `task.cancel()`, which finds it as the task's `_futWaiter`,
+ * or from `waitFor` and `gather` through `_linkCancel`) drops the timer and queues the resumption at once, which throws
+ * `CancelledError(msg)`; a cancel once the timer fired is decided when the task resumes, as for any wakeup.
+ */
+export class _TaskSleep extends TimerHandle implements _Waiter, _Resolvers {
+  // Invariants: while `_state` is "PENDING" the timer has not fired: it sits in the heap (`_scheduled`) or, due, in the
+  // ready queue. Once it is "FINISHED" or "CANCELLED" the resumption is in the ready queue, until `_resolve` is null.
+  // `_voidDue` is set when a cancel came while the due timer sat in the ready queue: that run does nothing.
+  /** @internal */ _state: FutureState = "PENDING";
+  /** @internal */ _resolve: ((value: unknown) => void) | null = null;
+  /** @internal */ _reject: ((reason: unknown) => void) | null = null;
+  /** @internal */ _voidDue = false;
+  /** @internal Absent until a cancel with a message. */ declare _cancelMessage: string | undefined;
+
+  constructor(
+    readonly task: Task<unknown>,
+    when: number,
+    readonly value: unknown,
+  ) {
+    super(when, wakeSleepingTask, NO_ARGS, task._loop);
+  }
+
+  override _run(): RunResult {
+    if (this._state === "PENDING") {
+      // The timer fired: the task resumes in the next iteration, as a Future's done callback would.
+      this._state = "FINISHED";
+      this._loop._enqueue(this);
+      return RUN_DONE;
+    }
+    if (this._voidDue) {
+      this._voidDue = false;
+      return RUN_DONE;
+    }
+    const task = this.task;
+    if (this._loop._dirty) return RUN_DEFER;
+    const cancelDue = task._startStep();
+    if (this._state === "CANCELLED") this._reject!(new CancelledError(this._cancelMessage));
+    else if (cancelDue) this._reject!(task._makeCancelledError());
+    else this._resolve!(this.value);
+    this._resolve = this._reject = null;
+    return RUN_STEP;
+  }
+
+  /** Cancels the sleep: false once the timer fired. */
+  override cancel(msg?: string): boolean {
+    if (this._state !== "PENDING") return false;
+    this._state = "CANCELLED";
+    if (msg !== undefined) this._cancelMessage = msg;
+    this._cancelled = true;
+    if (this._scheduled) this._loop._timerHandleCancelled();
+    else this._voidDue = true;
+    this._loop._enqueue(this);
+    return true;
+  }
+
+  /** Shown as the Future CPython's sleep would have the task wait on. */
+  override toString(): string {
+    return `<Future ${this._state.toLowerCase()}>`;
+  }
+}
 
 /** Node's timers hold at most this many milliseconds; longer waits are re-armed when they fire. */
 const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
@@ -370,8 +437,8 @@ export class EventLoop {
     return timer;
   }
 
-  /** Puts a new `timer` (checked by its maker) in the heap, arming the Node timer if it is the earliest. */
-  private _addTimer(timer: TimerHandle): void {
+  /** @internal Puts a new `timer` (checked by its maker) in the heap, arming the Node timer if it is the earliest. */
+  _addTimer(timer: TimerHandle): void {
     const when = timer._when;
     timer._scheduled = true;
     this._timers.push(timer);

@@ -110,6 +110,15 @@ export function _cancelSourceOf(aw: object): _CancelSource | undefined {
   return (aw as { [CANCEL_SOURCE]?: _CancelSource })[CANCEL_SOURCE];
 }
 
+/**
+ * @internal What a suspended task waits on, which `task.cancel()` cancels: a Future, or a wait of the kernel's own that
+ * needs no Future (a task's `sleep`: `_TaskSleep` in src/events.ts). Pending while `_state` is "PENDING".
+ */
+export interface _Waiter {
+  readonly _state: FutureState;
+  cancel(msg?: string): boolean;
+}
+
 /** @internal For an operation that may wait on several Futures in turn: `cancel` reaches the one it waits on now. */
 export class _CurrentWaiter implements _CancelSource {
   fut: Future<unknown> | null = null;

@@ -78,7 +78,8 @@ function buildIndex(loop: EventLoop): AwaiterIndex {
     seen.add(x);
     if (x instanceof Task) {
       const w = x._futWaiter;
-      if (w !== null && w._loop === loop) link(w, x);
+      // A wait of the kernel's own that is not a Future (a task's sleep) has nothing awaiting it but this task.
+      if (w instanceof Future && w._loop === loop) link(w, x);
     }
     if (x instanceof GatheringFuture) for (const child of x._children) link(child, x);
     for (const fut of registeredAwaitedFutures(x)) link(fut, x);
@@ -157,7 +158,7 @@ function coroutineEntry(task: Task<unknown>): FrameCallGraphEntry {
 function suspendedStack(fut: AnyFuture): FrameCallGraphEntry[] {
   if (!(fut instanceof Task) || fut.done()) return [];
   const waiter = fut._futWaiter;
-  if (waiter !== null && !waiter.done() && waiter._sourceTraceback !== undefined && creatorOf(waiter) === fut) {
+  if (waiter instanceof Future && !waiter.done() && waiter._sourceTraceback !== undefined && creatorOf(waiter) === fut) {
     const frames = bodyFrames(parseStack(waiter._sourceTraceback), true, fut);
     if (frames.length > 0) return frames;
   }

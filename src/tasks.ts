@@ -20,8 +20,18 @@ import {
   requireRunningLoop,
 } from "./_internal/kernel/context.js";
 import { CancelledError, RuntimeError, _asCancelledError } from "./exceptions.js";
-import { type ContextRunner, type EventLoop, type TimerHandle, _runningOrSetLoop } from "./events.js";
-import { type Awaitable, Future, type _CancelSource, type _Resolvers, _cancelSourceOf, _onLoop, _promiseFor } from "./futures.js";
+import { type ContextRunner, type EventLoop, type TimerHandle, _TaskSleep, _runningOrSetLoop } from "./events.js";
+import {
+  type Awaitable,
+  Future,
+  type _CancelSource,
+  type _Resolvers,
+  type _Waiter,
+  _cancelSourceOf,
+  _linkCancel,
+  _onLoop,
+  _promiseFor,
+} from "./futures.js";
 import { isPromiseLike, checkOptions } from "./_internal/validate.js";
 import { abortMessage, cancelOnAbort, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
 
@@ -133,8 +143,9 @@ export class Task<T = unknown> extends Future<T> {
   // Invariants:
   // - `_started` is false until the body is called. Until then the Task sits once on the ready queue, and `_run`
   //   means "start"; afterwards `_run` delivers done callbacks as for any Future.
-  // - `_futWaiter` is the last Future the body awaited. It may be stale (done) once the body moved on:
-  //   `cancel()` only uses it while it is pending.
+  // - `_futWaiter` is the last Future the body awaited, or the kernel's own wait that stands for one (a `_TaskSleep`).
+  //   It may be stale (done) once the body moved on: `cancel()` only uses it while it is pending. Inside a cancel
+  //   scope it is always a Future (the kernel's own waits are taken only outside one).
   // - `_mustCancel` is a requested cancellation no awaited Future carried yet. It is delivered at the body's next
   //   suspension on a Future (which is cancelled), at the next awaiter delivery, or at the body's end.
   // - `_numCancelsRequested` counts `cancel()` calls minus `uncancel()` calls (3.11+ semantics); a cancelled cancel
@@ -146,7 +157,7 @@ export class Task<T = unknown> extends Future<T> {
   _name: string | number;
   /** @internal Absent unless given (see Future's rare fields). */ declare readonly _context: ContextRunner | undefined;
   /** @internal */ _started = false;
-  /** @internal */ _futWaiter: Future<unknown> | null = null;
+  /** @internal */ _futWaiter: Future<unknown> | _Waiter | null = null;
   /** @internal Absent (falsy) until a `cancel()` sets it (see Future's rare fields). */ declare _mustCancel: boolean | undefined;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal */ _cancelScope: _ScopeHooks | null = null;
@@ -414,7 +425,7 @@ export class Task<T = unknown> extends Future<T> {
     const info = super._reprInfo();
     if (this._numCancelsRequested > 0 && this._state === "PENDING") info[0] = "cancelling";
     info.splice(1, 0, `name='${this.getName()}'`, `coro=<${this._coro.name || "anonymous"}>`);
-    if (this._futWaiter !== null && this._futWaiter._state === "PENDING") info.push(`wait_for=${this._futWaiter}`);
+    if (this._futWaiter !== null && this._futWaiter._state === "PENDING") info.push(`wait_for=${String(this._futWaiter)}`);
     return info;
   }
 }
@@ -574,9 +585,11 @@ export function sleep<T = void>(delay: number, result?: T, options?: SignalOptio
   if (Number.isNaN(delay)) throw new RangeError("sleep: expected `delay` to be a number of seconds, got NaN");
   if (options !== undefined) return sleepWithOptions(delay, result as T, options);
   const loop = requireRunningLoop();
-  if (delay <= 0) {
-    const task = currentTaskOrNull();
-    if (task !== null && task._loop === loop && task._cancelScope === null) return yieldOnce(task, result);
+  const task = currentTaskOrNull();
+  if (task !== null && task._loop === loop && task._cancelScope === null) {
+    if (delay <= 0) return yieldOnce(task, result);
+    // Debug mode keeps the Future, whose creation stack shows where a suspended task sleeps.
+    if (!loop._debug) return sleepInTask(task, loop.time() + delay, result);
   }
   return new SleepFuture(loop, delay, result as T)._wait();
 }
@@ -631,4 +644,19 @@ function yieldOnce<T>(task: Task<unknown>, value: unknown): Promise<T> {
   task._loop._stepOver(task);
   task._loop._enqueue(item);
   return promise;
+}
+
+function sleepInTask<T>(task: Task<unknown>, when: number, value: unknown): Promise<T> {
+  const loop = task._loop;
+  const sleeping = new _TaskSleep(task, when, value);
+  loop._addTimer(sleeping);
+  const promise = _promiseFor(sleeping);
+  task._futWaiter = sleeping;
+  loop._stepOver(task);
+  if (task._mustCancel) {
+    // As `_awaiting` hands a pending cancellation to the Future the task suspends on.
+    task._mustCancel = false;
+    sleeping.cancel(task._cancelMessage);
+  }
+  return _linkCancel(promise, sleeping);
 }

@@ -910,6 +910,122 @@ void describe("sleep", () => {
       assert.deepEqual(order, ["fast", "mid", "slow"]);
     });
   });
+
+  void test("sleepers due at the same time resume in the order they slept, one step each", async () => {
+    await asyncio.testing.run(async () => {
+      const order: string[] = [];
+      const sleeper = (name: string) => async () => {
+        await asyncio.sleep(1);
+        order.push(`${name} woke`);
+        await asyncio.sleep(0);
+        order.push(`${name} again`);
+      };
+      await asyncio.gather(sleeper("a"), sleeper("b"), sleeper("c"));
+      assert.deepEqual(order, ["a woke", "b woke", "c woke", "a again", "b again", "c again"]);
+    });
+  });
+
+  /**
+   * Runs a task that sleeps `delay` seconds with the result "woke", calling `around` with it first; returns what
+   * happened, in order, with what `around`'s callbacks noted in `order`.
+   */
+  async function sleepingTask(delay: number, around: (task: asyncio.Task<unknown>, order: string[]) => void, order: string[] = []): Promise<string[]> {
+    const task = asyncio.createTask(async () => {
+      try {
+        order.push(`slept: ${await asyncio.sleep(delay, "woke")}`);
+      } catch (error) {
+        order.push(`sleep threw ${(error as Error).name}(${(error as Error).message})`);
+        throw error;
+      }
+    });
+    around(task, order);
+    try {
+      await task;
+      order.push("task done");
+    } catch (error) {
+      order.push(`task ${(error as Error).name}`);
+    }
+    return order;
+  }
+
+  void test("a task cancelled while it sleeps gets CancelledError(msg) next iteration, before what was scheduled after the cancel", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const order = await sleepingTask(10, (task, order) => {
+        loop.callLater(0.01, () => {
+          order.push(`cancel: ${task.cancel("stop")}`);
+          loop.callSoon(() => order.push("callback after the cancel"));
+        });
+      });
+      assert.deepEqual(order, ["cancel: true", "sleep threw CancelledError(stop)", "callback after the cancel", "task CancelledError"]);
+    });
+  });
+
+  void test("a cancel that runs when the sleep is due but before its timer fired wins over the sleep's result", async () => {
+    await asyncio.testing.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const order: string[] = [];
+      let task: asyncio.Task<unknown> | null = null;
+      // Scheduled before the sleep, for the same virtual time: this timer runs first in the iteration both are due.
+      loop.callLater(1, () => {
+        order.push(`cancel: ${task!.cancel("stop")}`);
+        loop.callSoon(() => order.push("callback after the cancel"));
+      });
+      await sleepingTask(1, (t) => (task = t), order);
+      assert.deepEqual(order, ["cancel: true", "sleep threw CancelledError(stop)", "callback after the cancel", "task CancelledError"]);
+    });
+  });
+
+  void test("a cancel right after the sleep's timer fired is delivered when the task resumes, instead of the result", async () => {
+    await asyncio.testing.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const order = await sleepingTask(1, (task, order) => {
+        // The task sleeps first (its first step runs before this timer is scheduled, so its timer comes first).
+        loop.callSoon(() =>
+          loop.callLater(1, () => {
+            order.push(`cancel: ${task.cancel("late")}`);
+            loop.callSoon(() => order.push("callback after the cancel"));
+          }),
+        );
+      });
+      assert.deepEqual(order, ["cancel: true", "sleep threw CancelledError(late)", "callback after the cancel", "task CancelledError"]);
+    });
+  });
+
+  void test("a cancel requested before a task sleeps cancels the sleep at once, with its message", async () => {
+    await asyncio.testing.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const order: string[] = [];
+      const task = asyncio.createTask(async () => {
+        asyncio.currentTask()!.cancel("early");
+        try {
+          await asyncio.sleep(3600);
+        } catch (error) {
+          order.push(`sleep threw ${(error as Error).name}(${(error as Error).message})`);
+          throw error;
+        }
+      });
+      await assert.rejects(task, asyncio.CancelledError);
+      assert.deepEqual(order, ["sleep threw CancelledError(early)"]);
+      assert.equal(loop.time(), 0);
+    });
+  });
+
+  void test("a sleep cancelled by waitFor leaves no live timer behind, and a sleeping task's repr names what it waits on", async () => {
+    await asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      await assert.rejects(asyncio.waitFor(asyncio.sleep(5), 0.01), asyncio.TimeoutError);
+      assert.deepEqual(
+        loop._timers.items.filter((timer) => !timer.cancelled()),
+        [],
+      );
+      const sleeper = asyncio.createTask(() => asyncio.sleep(5), { name: "sleeper" });
+      await asyncio.sleep(0);
+      assert.match(String(sleeper), /^<Task pending name='sleeper' coro=<.*> wait_for=<Future pending>>$/);
+      sleeper.cancel();
+      await assert.rejects(sleeper, asyncio.CancelledError);
+    });
+  });
 });
 
 describe("gather arguments", () => {
