@@ -505,7 +505,7 @@ if (process.argv[2] === "child") {
   process.disconnect();
 } else {
   const ids = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(WORKLOADS);
-  console.log(`Node ${process.version}, median of ${RUNS} runs per model, taken in turn`);
+  console.log(`Node ${process.version}, median of ${RUNS} runs per model, taken in turn; in brackets the lowest and highest ratio of one round`);
   for (const id of ids) {
     const w = WORKLOADS[id];
     if (w === undefined) throw new Error(`no floors for ${id}; known: ${Object.keys(WORKLOADS).join(", ")}`);
@@ -514,17 +514,20 @@ if (process.argv[2] === "child") {
     const names = Object.keys(w.models);
     const runsOf = new Map(names.map((name) => [name, []]));
     for (let i = 0; i < RUNS; i++) for (const name of names) runsOf.get(name).push(await runChild(id, name));
-    let raw = null;
+    const rawRuns = runsOf.get(names[0]);
+    const ratioOf = (value, rawValue) => (w.higherIsBetter ? rawValue / value : value / rawValue);
     for (const name of names) {
       const runs = runsOf.get(name);
       const value = median(runs.map((r) => r.value));
-      raw ??= value;
-      const ratio = w.higherIsBetter ? raw / value : value / raw;
+      const ratio = ratioOf(value, median(rawRuns.map((r) => r.value)));
+      // The spread: each run against the raw run of the same round, so that a verdict never rests on one draw.
+      const perRound = runs.map((r, i) => ratioOf(r.value, rawRuns[i].value));
+      const spread = `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`;
       const extras = Object.keys(runs[0])
         .filter((k) => k !== "value")
         .map((k) => `  ${k} ${format(median(runs.map((r) => r[k])))}`)
         .join("");
-      console.log(`  ${name.padEnd(72)} ${format(value).padStart(7)}  ${ratio.toFixed(2)}x${extras}`);
+      console.log(`  ${name.padEnd(72)} ${format(value).padStart(7)}  ${ratio.toFixed(2)}x (${spread})${extras}`);
     }
   }
 }

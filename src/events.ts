@@ -39,10 +39,10 @@ import {
   runningLoopOrNull,
   runningLoops,
 } from "./_internal/kernel/context.js";
-import { CancelledError, RuntimeError } from "./exceptions.js";
-import type { Future, FutureState, _Resolvers, _Waiter } from "./futures.js";
+import { type CancelledError, RuntimeError } from "./exceptions.js";
+import type { Future, FutureState, _TaskWait } from "./futures.js";
 import type { Task, TaskOptions } from "./tasks.js";
-import { _newFuture, type _UnretrievedReport } from "./futures.js";
+import { _newFuture, _resumeTaskWait, type _UnretrievedReport } from "./futures.js";
 import { _NO_TASK_OPTIONS, _newTask, _ensureFutureOn } from "./tasks.js";
 import { checkSeconds, checkOptions } from "./_internal/validate.js";
 
@@ -220,7 +220,7 @@ function wakeSleepingTask(): void {}
  * or from `waitFor` and `gather` through `_linkCancel`) drops the timer and queues the resumption at once, which throws
  * `CancelledError(msg)`; a cancel once the timer fired is decided when the task resumes, as for any wakeup.
  */
-export class _TaskSleep extends TimerHandle implements _Waiter, _Resolvers {
+export class _TaskSleep extends TimerHandle implements _TaskWait {
   // Invariants: while `_state` is "PENDING" the timer has not fired: it sits in the heap (`_scheduled`) or, due, in the
   // ready queue. Once it is "FINISHED" or "CANCELLED" the resumption is in the ready queue, until `_resolve` is null.
   // `_voidDue` is set when a cancel came while the due timer sat in the ready queue: that run does nothing.
@@ -249,14 +249,14 @@ export class _TaskSleep extends TimerHandle implements _Waiter, _Resolvers {
       this._voidDue = false;
       return RUN_DONE;
     }
-    const task = this.task;
-    if (this._loop._dirty) return RUN_DEFER;
-    const cancelDue = task._startStep();
-    if (this._state === "CANCELLED") this._reject!(new CancelledError(this._cancelMessage));
-    else if (cancelDue) this._reject!(task._makeCancelledError());
+    return _resumeTaskWait(this);
+  }
+
+  /** @internal */
+  _finish(cancelled: CancelledError | null): void {
+    if (cancelled !== null) this._reject!(cancelled);
     else this._resolve!(this.value);
     this._resolve = this._reject = null;
-    return RUN_STEP;
   }
 
   /** Cancels the sleep: false once the timer fired. */

@@ -119,6 +119,47 @@ export interface _Waiter {
   cancel(msg?: string): boolean;
 }
 
+/**
+ * @internal A wait of the kernel's own that is not a Future: made for one task, which awaits the native promise it
+ * settles (`_suspendOn`), and put on the ready queue once it completes or is cancelled, to resume that task
+ * (`_resumeTaskWait`), exactly where a Future would have delivered to it.
+ */
+export interface _TaskWait extends _Waiter, _Resolvers {
+  readonly task: Task<unknown>;
+  readonly _cancelMessage: string | undefined;
+  /** Settles the promise: with `cancelled` when given, else with what the wait came to. Clears the resolvers. */
+  _finish(cancelled: CancelledError | null): void;
+}
+
+/**
+ * @internal `task` suspends on `wait`, made for it: returns the promise it awaits, as `Future._wait` does for a
+ * Future. A cancellation requested before goes to the wait at once, as `Task._awaiting` hands it to a Future.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a promise of whatever the wait settles it with
+export function _suspendOn(task: Task<unknown>, wait: _TaskWait): Promise<any> {
+  const promise = _promiseFor(wait);
+  task._futWaiter = wait;
+  task._loop._stepOver(task);
+  if (task._mustCancel && wait.cancel(task._cancelMessage)) task._mustCancel = false;
+  return _linkCancel(promise, wait);
+}
+
+/**
+ * @internal Run from the ready queue once `wait` is done: starts the step of its task, which gets `CancelledError` if
+ * the wait was cancelled or a cancellation is due now (as `_ThenReaction._deliver` decides for a Future), else what the
+ * wait came to. Waits until pending microtasks have run first (`RUN_DEFER`).
+ */
+export function _resumeTaskWait(wait: _TaskWait): RunResult {
+  const task = wait.task;
+  if (task._loop._dirty) return RUN_DEFER;
+  const cancelDue = task._startStep();
+  // Not stale afterwards: a wait that is reused or lingers must not look like what the task waits on.
+  if (task._futWaiter === wait) task._futWaiter = null;
+  if (wait._state === "CANCELLED") wait._finish(new CancelledError(wait._cancelMessage));
+  else wait._finish(cancelDue ? task._makeCancelledError() : null);
+  return RUN_STEP;
+}
+
 /** @internal For an operation that may wait on several Futures in turn: `cancel` reaches the one it waits on now. */
 export class _CurrentWaiter implements _CancelSource {
   fut: Future<unknown> | null = null;

@@ -28,9 +28,9 @@ import {
   type _Resolvers,
   type _Waiter,
   _cancelSourceOf,
-  _linkCancel,
   _onLoop,
   _promiseFor,
+  _suspendOn,
 } from "./futures.js";
 import { isPromiseLike, checkOptions } from "./_internal/validate.js";
 import { abortMessage, cancelOnAbort, checkSignal, onAbort, signalOf } from "./_internal/abort.js";
@@ -647,16 +647,7 @@ function yieldOnce<T>(task: Task<unknown>, value: unknown): Promise<T> {
 }
 
 function sleepInTask<T>(task: Task<unknown>, when: number, value: unknown): Promise<T> {
-  const loop = task._loop;
   const sleeping = new _TaskSleep(task, when, value);
-  loop._addTimer(sleeping);
-  const promise = _promiseFor(sleeping);
-  task._futWaiter = sleeping;
-  loop._stepOver(task);
-  if (task._mustCancel) {
-    // As `_awaiting` hands a pending cancellation to the Future the task suspends on.
-    task._mustCancel = false;
-    sleeping.cancel(task._cancelMessage);
-  }
-  return _linkCancel(promise, sleeping);
+  task._loop._addTimer(sleeping);
+  return _suspendOn(task, sleeping);
 }
