@@ -153,7 +153,7 @@ export function _resumeTaskWait(wait: _TaskWait): RunResult {
   const task = wait.task;
   if (task._loop._dirty) return RUN_DEFER;
   const cancelDue = task._startStep();
-  // Not stale afterwards: a wait that is reused or lingers must not look like what the task waits on.
+  // A finished wait is not what the task waits on any more: `cancel()` and the call graph need not look at it.
   if (task._futWaiter === wait) task._futWaiter = null;
   if (wait._state === "CANCELLED") wait._finish(new CancelledError(wait._cancelMessage));
   else wait._finish(cancelDue ? task._makeCancelledError() : null);

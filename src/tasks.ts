@@ -144,8 +144,9 @@ export class Task<T = unknown> extends Future<T> {
   // - `_started` is false until the body is called. Until then the Task sits once on the ready queue, and `_run`
   //   means "start"; afterwards `_run` delivers done callbacks as for any Future.
   // - `_futWaiter` is the last Future the body awaited, or the kernel's own wait that stands for one (a `_TaskSleep`).
-  //   It may be stale (done) once the body moved on: `cancel()` only uses it while it is pending. Inside a cancel
-  //   scope it is always a Future (the kernel's own waits are taken only outside one).
+  //   It may be stale (done) once the body moved on: `cancel()` only uses it while it is pending. The kernel's own
+  //   waits are made only outside a cancel scope, but one made before the body entered a scope may still be pending
+  //   in it; the scopes cancel it as they would a Future (`_Waiter.cancel`).
   // - `_mustCancel` is a requested cancellation no awaited Future carried yet. It is delivered at the body's next
   //   suspension on a Future (which is cancelled), at the next awaiter delivery, or at the body's end.
   // - `_numCancelsRequested` counts `cancel()` calls minus `uncancel()` calls (3.11+ semantics); a cancelled cancel
@@ -646,6 +647,7 @@ function yieldOnce<T>(task: Task<unknown>, value: unknown): Promise<T> {
   return promise;
 }
 
+/** `sleep` from `task` until loop time `when`, with no Future: see `_TaskSleep`. */
 function sleepInTask<T>(task: Task<unknown>, when: number, value: unknown): Promise<T> {
   const sleeping = new _TaskSleep(task, when, value);
   task._loop._addTimer(sleeping);

@@ -1011,6 +1011,19 @@ void describe("sleep", () => {
     });
   });
 
+  void test("a sleep begun before a timeout is entered and awaited inside it is cancelled by the timeout, its timer dropped", async () => {
+    await asyncio.testing.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const slept = asyncio.sleep(10, "woke");
+      await assert.rejects(asyncio.timeout(1).with(async () => await slept), asyncio.TimeoutError);
+      assert.equal(loop.time(), 1);
+      assert.deepEqual(
+        loop._timers.items.filter((timer) => !timer.cancelled()),
+        [],
+      );
+    });
+  });
+
   void test("a sleep cancelled by waitFor leaves no live timer behind, and a sleeping task's repr names what it waits on", async () => {
     await asyncio.run(async () => {
       const loop = asyncio.getRunningLoop();
