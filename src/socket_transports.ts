@@ -67,6 +67,9 @@ function socketAddress(address: unknown, port: unknown): unknown {
 /** What the loop's exception handler is told when a protocol's `dataReceived` throws (asyncio's words). */
 const DATA_RECEIVED_FAILED = "Fatal error: protocol.dataReceived() call failed.";
 
+/** Written with a callback to learn when everything buffered before it has been written. */
+const EMPTY = Buffer.alloc(0);
+
 /** @internal The stream transport over a `net.Socket` or `tls.TLSSocket` (Python's `_SelectorSocketTransport`). */
 export class _SocketTransport extends Transport implements LoopResource {
   // Invariants:
@@ -264,8 +267,27 @@ export class _SocketTransport extends Transport implements LoopResource {
       this._lostWrite();
       return;
     }
-    this._sock.write(bytes, this._onWritten);
-    this._flow.grew(this._sock.writableLength);
+    const sock = this._sock;
+    if (this._needsWriteNotice(bytes.length)) sock.write(bytes, this._onWritten);
+    else sock.write(bytes);
+    this._flow.grew(sock.writableLength);
+  }
+
+  /**
+   * Whether a write of `length` bytes must report its end. Only a paused protocol and a pending close care when the
+   * buffer drains: while paused every write reports, and so does the write that may pause it (its end comes after
+   * every earlier one); a close or new limits ask for a report of their own (`_askWriteNotice`). Node costs less for a
+   * write without a callback. A TLS socket keeps one per write.
+   */
+  private _needsWriteNotice(length: number): boolean {
+    return this._tls || this._flow.paused || this._sock.writableLength + length > this._flow.high;
+  }
+
+  /** Calls `_onWritten` once what is buffered now has been written (or, after `writeEof()`, once it finished). */
+  private _askWriteNotice(): void {
+    const sock = this._sock;
+    if (sock.writableEnded) sock.once("finish", this._onWritten);
+    else sock.write(EMPTY, this._onWritten);
   }
 
   override writelines(list: Iterable<Uint8Array | string>): void {
@@ -280,8 +302,13 @@ export class _SocketTransport extends Transport implements LoopResource {
       return;
     }
     const sock = this._sock;
+    let total = 0;
+    for (const item of items) total += item.length;
+    const notice = this._needsWriteNotice(total);
     sock.cork();
-    for (const item of items) if (item.length > 0) sock.write(item, this._onWritten);
+    for (const item of items) if (item.length > 0) sock.write(item);
+    // Its end comes after every item's: one report for all.
+    if (notice) this._askWriteNotice();
     sock.uncork();
     this._flow.grew(sock.writableLength);
   }
@@ -309,7 +336,10 @@ export class _SocketTransport extends Transport implements LoopResource {
   }
 
   override setWriteBufferLimits(high?: number | null, low?: number | null): void {
+    const wasPaused = this._flow.paused;
     this._flow.setLimits(high, low, this.getWriteBufferSize());
+    // Paused by the new limits: the writes buffered may not report their end.
+    if (!wasPaused && this._flow.paused && !this._connLost && !this._sockGone) this._askWriteNotice();
   }
 
   override getWriteBufferLimits(): [number, number] {
@@ -355,6 +385,7 @@ export class _SocketTransport extends Transport implements LoopResource {
     this._closing = true;
     if (this._reading) this._sock.pause();
     if (this._sockGone || this._sock.writableLength === 0) this._closeWhenFlushed();
+    else this._askWriteNotice();
   }
 
   /** The buffer is empty (or the socket gone): close the socket and schedule connectionLost(null). */

@@ -320,6 +320,83 @@ test("pauseWriting and resumeWriting follow the write buffer's water marks", asy
   });
 });
 
+/**
+ * A transport to a raw peer that reads nothing until `drain()`, with `size` bytes written under a high-water mark
+ * above them (so that no write was over it); `drain()` resumes the peer and resolves with all it received.
+ */
+async function withUnreadWrites(
+  size: number,
+  body: (t: { transport: asyncio.Transport; protocol: RecordingProtocol; drain: () => Promise<number> }) => Promise<void>,
+): Promise<void> {
+  const loop = asyncio.getRunningLoop();
+  let peer: net.Socket | null = null;
+  let received = 0;
+  const ended = new Promise<void>((resolve) => {
+    void rawServer((sock) => {
+      sock.pause();
+      peer = sock;
+      sock.on("data", (d: Buffer) => (received += d.length));
+      sock.on("end", resolve);
+    }).then((raw) => (server = raw));
+  });
+  let server: { port: number; close: () => void } | null = null;
+  await until(() => server !== null, "the server");
+  try {
+    const [transport, protocol] = await loop.createConnection(() => new RecordingProtocol(), "127.0.0.1", server!.port);
+    transport.setWriteBufferLimits(4 * size);
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let sent = 0; sent < size; sent += chunk.length) transport.write(chunk);
+    assert.ok(transport.getWriteBufferSize() > 0, "some of the data is still buffered");
+    await until(() => peer !== null, "the peer");
+    const drain = async (): Promise<number> => {
+      peer!.resume();
+      await ended;
+      return received;
+    };
+    await body({ transport, protocol, drain });
+  } finally {
+    server!.close();
+  }
+}
+
+test("close() with writes buffered under the high-water mark sends them all before connectionLost", { timeout: 30_000 }, async () => {
+  await asyncio.run(async () => {
+    await withUnreadWrites(16 * 1024 * 1024, async ({ transport, protocol, drain }) => {
+      transport.close();
+      assert.equal(await drain(), 16 * 1024 * 1024);
+      await protocol.lost;
+      assert.equal(protocol.lostWith, null);
+    });
+  });
+});
+
+test("close() after writeEof() with writes still buffered closes once they are written", { timeout: 30_000 }, async () => {
+  await asyncio.run(async () => {
+    await withUnreadWrites(16 * 1024 * 1024, async ({ transport, protocol, drain }) => {
+      transport.writeEof();
+      transport.close();
+      assert.equal(await drain(), 16 * 1024 * 1024);
+      await protocol.lost;
+      assert.equal(protocol.lostWith, null);
+    });
+  });
+});
+
+test("limits lowered under writes already buffered pause the protocol, and resume it once the buffer drains", { timeout: 30_000 }, async () => {
+  await asyncio.run(async () => {
+    await withUnreadWrites(16 * 1024 * 1024, async ({ transport, protocol, drain }) => {
+      transport.setWriteBufferLimits(64 * 1024, 16 * 1024);
+      assert.deepEqual(protocol.events.filter((e) => e === "pause"), ["pause"]);
+      const draining = drain();
+      await until(() => protocol.events.includes("resume"), "resumeWriting");
+      assert.ok(transport.getWriteBufferSize() <= 16 * 1024);
+      transport.close();
+      assert.equal(await draining, 16 * 1024 * 1024);
+      await protocol.lost;
+    });
+  });
+});
+
 test("setWriteBufferLimits defaults and checks as asyncio", async () => {
   await asyncio.run(async () => {
     const loop = asyncio.getRunningLoop();
