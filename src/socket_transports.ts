@@ -283,8 +283,12 @@ export class _SocketTransport extends Transport implements LoopResource {
     return this._tls || this._flow.paused || this._sock.writableLength + length > this._flow.high;
   }
 
-  /** Calls `_onWritten` once what is buffered now has been written (or, after `writeEof()`, once it finished). */
+  /**
+   * Calls `_onWritten` once what is buffered now has been written (or, after `writeEof()`, once it finished). On a
+   * TLS socket every write reports already: nothing to ask.
+   */
   private _askWriteNotice(): void {
+    if (this._tls) return;
     const sock = this._sock;
     if (sock.writableEnded) sock.once("finish", this._onWritten);
     else sock.write(EMPTY, this._onWritten);
@@ -306,9 +310,13 @@ export class _SocketTransport extends Transport implements LoopResource {
     for (const item of items) total += item.length;
     const notice = this._needsWriteNotice(total);
     sock.cork();
-    for (const item of items) if (item.length > 0) sock.write(item);
-    // Its end comes after every item's: one report for all.
-    if (notice) this._askWriteNotice();
+    if (this._tls) {
+      for (const item of items) if (item.length > 0) sock.write(item, this._onWritten);
+    } else {
+      for (const item of items) if (item.length > 0) sock.write(item);
+      // Its end comes after every item's: one report for all.
+      if (notice) this._askWriteNotice();
+    }
     sock.uncork();
     this._flow.grew(sock.writableLength);
   }

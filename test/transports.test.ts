@@ -397,6 +397,20 @@ test("limits lowered under writes already buffered pause the protocol, and resum
   });
 });
 
+test("writelines that takes the buffer over the high-water mark pauses the protocol, and the drain resumes it", { timeout: 30_000 }, async () => {
+  await asyncio.run(async () => {
+    await withUnreadWrites(4 * 1024 * 1024, async ({ transport, protocol, drain }) => {
+      transport.writelines(Array.from({ length: 16 }, () => Buffer.alloc(1024 * 1024)));
+      assert.deepEqual(protocol.events.filter((e) => e === "pause"), ["pause"]);
+      const draining = drain();
+      await until(() => protocol.events.includes("resume"), "resumeWriting");
+      transport.close();
+      assert.equal(await draining, 20 * 1024 * 1024);
+      await protocol.lost;
+    });
+  });
+});
+
 test("setWriteBufferLimits defaults and checks as asyncio", async () => {
   await asyncio.run(async () => {
     const loop = asyncio.getRunningLoop();
