@@ -114,9 +114,8 @@ export function _cancelSourceOf(aw: object): _CancelSource | undefined {
  * @internal What a suspended task waits on, which `task.cancel()` cancels: a Future, or a wait of the kernel's own that
  * needs no Future (a task's `sleep`: `_TaskSleep` in src/events.ts). Pending while `_state` is "PENDING".
  */
-export interface _Waiter {
+export interface _Waiter extends _CancelSource {
   readonly _state: FutureState;
-  cancel(msg?: string): boolean;
 }
 
 /**

@@ -306,13 +306,13 @@ export class _SocketTransport extends Transport implements LoopResource {
       return;
     }
     const sock = this._sock;
-    let total = 0;
-    for (const item of items) total += item.length;
-    const notice = this._needsWriteNotice(total);
     sock.cork();
     if (this._tls) {
       for (const item of items) if (item.length > 0) sock.write(item, this._onWritten);
     } else {
+      let total = 0;
+      for (const item of items) total += item.length;
+      const notice = this._needsWriteNotice(total);
       for (const item of items) if (item.length > 0) sock.write(item);
       // Its end comes after every item's: one report for all.
       if (notice) this._askWriteNotice();
