@@ -84,6 +84,13 @@ const checks = {
         return n < 2 ? n : fib(n - 1) + fib(n - 2);
       }
       assert.equal(await asyncio.toThread(fib, 20), 6765);
+      // One thread, many jobs: each next job is sent to the busy thread before its current one ends.
+      await new asyncio.ThreadPoolExecutor({ maxWorkers: 1 }).with(async (pool) => {
+        const jobs = [1, 2, 3, 4, 5, 6].map((n) => pool.submit(fib, n));
+        assert.ok(jobs[2].cancel());
+        const settled = await Promise.allSettled(jobs);
+        assert.deepEqual(settled.map((s) => (s.status === "fulfilled" ? s.value : s.reason.name)), [1, 1, "CancelledError", 3, 5, 8]);
+      });
     });
   },
 

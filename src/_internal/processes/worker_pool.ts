@@ -223,6 +223,12 @@ export function rebuildError(d: ErrorDescription, hint = false): unknown {
 /** The life of a job: pending (queued) → running → finished, or cancelled from pending or (terminate) running. */
 export type JobState = "pending" | "running" | "finished" | "cancelled";
 
+/**
+ * The pool's own view adds "sent": pending, but sent to a busy thread as its next job, which the pool can still take
+ * back (then it is pending again) until the thread starts it.
+ */
+type PoolJobState = JobState | "sent";
+
 let jobCounter = 0;
 
 /**
@@ -235,11 +241,12 @@ let jobCounter = 0;
  * cancels the job, or call `cancel()`, or give the call a `signal`.
  */
 export class ExecutorFuture<T = unknown> implements PromiseLike<T> {
-  // Invariants: `_state` only moves forward; `_worker` is set exactly while "running"; the promise settles once,
+  // Invariants: `_state` only moves forward (but "sent" back to "pending"); `_worker` is set exactly while "sent"
+  // or "running"; the promise settles once,
   // when the state becomes "finished" or "cancelled", and at that moment the job's timer is cleared and its signal
   // watch dropped (`_release`), so an ended job holds nothing.
   /** @internal */ readonly _id = ++jobCounter;
-  /** @internal */ _state: JobState = "pending";
+  /** @internal */ _state: PoolJobState = "pending";
   /** @internal */ _worker: PoolWorker | null = null;
   /** @internal */ readonly _request: JobRequest;
   /** @internal */ readonly _args: unknown[];
@@ -382,10 +389,15 @@ function noop(): void {}
 
 // ------------------------------------------------------------------ workers
 
-/** One worker thread or process, running at most one job. */
+/** One worker thread or process, running one job at a time. */
 export abstract class PoolWorker {
   /** The job it runs, or null when idle. */
   job: ExecutorFuture<unknown> | null = null;
+  /**
+   * The job sent to it while `job` runs, to start as soon as `job` ends (threads only): while it is "sent", the pool
+   * may still take it back (`takeBack`). Null when none.
+   */
+  next: ExecutorFuture<unknown> | null = null;
   /** Set when the pool ends the worker on purpose (shutdown, terminate on cancel): its exit is not a crash. */
   retiring = false;
   /** The error it reported before exiting, if any. */
@@ -399,6 +411,18 @@ export abstract class PoolWorker {
   constructor(protected readonly pool: WorkerPool) {}
 
   abstract post(message: object, transfer: readonly TransferListItem[] | null): void;
+  /** Whether it can be sent a next job now, while one runs (`sendAhead`). */
+  readyForJobAhead(): boolean {
+    return false;
+  }
+  /** Sends `message` as the next job, which the worker starts only if the pool did not take it back by then. */
+  sendAhead(_message: { claim?: number }, _transfer: readonly TransferListItem[] | null): void {
+    throw new RuntimeError(`${this.describe()} takes no job ahead`);
+  }
+  /** Takes back the job sent ahead: true when the worker had not started it (and now never will). */
+  takeBack(): boolean {
+    return false;
+  }
   abstract stop(): void;
   abstract setBusy(busy: boolean): void;
   abstract describe(): string;
@@ -412,13 +436,20 @@ const PROCESS_SOURCE = `// worker process\n${WORKER_SOURCE}`;
 
 class ThreadWorker extends PoolWorker {
   private readonly worker: Worker;
-  /** Bumped after each message: an idle thread waits on it for a moment before going back to its event loop. */
-  private readonly wake = new Int32Array(new SharedArrayBuffer(4));
+  /**
+   * Shared with the thread, for the last job sent ahead (worker_source.ts): its token `t` until the thread starts it
+   * (then 0), `-t` once the pool took it back (0 again when the thread reached it and dropped it). The pool swaps `t`
+   * for `-t` to take the job back, the thread `t` for 0 to start it: whoever swaps first owns the job. The pool sends
+   * the next job ahead once this one started or was let go (the job before it ended), never while the cell holds a
+   * `-t`: so the thread drops a job exactly when it finds its own `-t` there.
+   */
+  private readonly claim = new Int32Array(new SharedArrayBuffer(4));
+  private lastToken = 0;
 
   constructor(pool: WorkerPool) {
     super(pool);
     // The worker inherits the parent's Node flags (Node keeps those a thread may have), so loaders apply there too.
-    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { wake: this.wake.buffer } });
+    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { claim: this.claim.buffer } });
     this.worker.on("message", (reply: Reply) => pool._onReply(this, reply));
     this.worker.on("error", (error) => {
       this.lastError = error;
@@ -429,9 +460,30 @@ class ThreadWorker extends PoolWorker {
   post(message: object, transfer: readonly TransferListItem[] | null): void {
     if (transfer === null) this.worker.postMessage(message);
     else this.worker.postMessage(message, transfer);
-    // After the message is queued, so that a thread woken by the bump finds it.
-    Atomics.add(this.wake, 0, 1);
-    Atomics.notify(this.wake, 0, 1);
+  }
+
+  override sendAhead(message: { claim?: number }, transfer: readonly TransferListItem[] | null): void {
+    // Tokens run from 1 to 2^31 - 1: positive, so that -t (taken back) differs from t and from 0.
+    const token = (this.lastToken % 0x7fffffff) + 1;
+    this.lastToken = token;
+    message.claim = token;
+    // Stored before the post, or the thread could reach the message first and drop it.
+    Atomics.store(this.claim, 0, token);
+    try {
+      this.post(message, transfer);
+    } catch (error) {
+      Atomics.store(this.claim, 0, 0);
+      throw error;
+    }
+  }
+
+  override takeBack(): boolean {
+    const token = this.lastToken;
+    return Atomics.compareExchange(this.claim, 0, token, -token) === token;
+  }
+
+  override readyForJobAhead(): boolean {
+    return Atomics.load(this.claim, 0) >= 0;
   }
 
   stop(): void {
@@ -481,6 +533,8 @@ function isGoneError(error: unknown): boolean {
 
 class ProcessWorker extends PoolWorker {
   private readonly child: ChildProcess;
+  // No memory is shared with a process, so nothing would decide between it and the pool who starts a job sent
+  // ahead: a process gets a job only when idle (the base class's readyForJobAhead).
 
   constructor(pool: WorkerPool) {
     super(pool);
@@ -553,7 +607,9 @@ export interface PoolOptions {
 export class WorkerPool {
   // Invariants: `queue` holds the pending jobs in order, and may also hold jobs that ended while queued (they are
   // skipped when reached, so that cancelling many queued jobs is not quadratic, and the queue is compacted when they
-  // are more than half of it); when a worker is idle, `queue` is empty. Every worker in `workers` (at most `maxWorkers`) is either busy (`job` set) or in `idle`. A stopped
+  // are more than half of it); when a worker is idle, `queue` is empty and no other worker holds a job "sent" ahead.
+  // Every worker in `workers` (at most `maxWorkers`) is either busy (`job` set) or in `idle`; only a busy thread has
+  // a `next` job, `sentAhead` counts those, and a worker is stopped only once its `next` is dealt with. A stopped
   // worker moves from `workers` to `stopping` at once, so its replacement can start before it has exited. After
   // shutdown, submit refuses work; idle workers are stopped once the queue is empty, and the drain waiters resolve
   // when no worker is left in either set. Once `broken` is set (an initializer failed) it stays set: no job is
@@ -568,6 +624,8 @@ export class WorkerPool {
   private broken: BrokenExecutor | null = null;
   /** How many jobs in `queue` ended while queued (at most; the count is reset when the queue is compacted). */
   private endedInQueue = 0;
+  /** How many workers have a `next` job. */
+  private sentAhead = 0;
 
   constructor(options: PoolOptions) {
     this.options = options;
@@ -625,6 +683,10 @@ export class WorkerPool {
     this.shutdownCalled = true;
     if (cancelFutures) {
       while (this.queue.length > 0) this.queue.shift()!._markCancelled();
+      // Jobs sent ahead that no thread started yet are still queued, as far as the caller can tell.
+      for (const worker of this.workers) {
+        if (worker.next !== null && worker.takeBack()) this.clearNext(worker)!._markCancelled();
+      }
     }
     this.retireIdle();
     if (!wait || this.drained()) return Promise.resolve();
@@ -656,12 +718,23 @@ export class WorkerPool {
     for (const worker of Array.from(this.workers)) {
       worker.job?._markCancelled();
       worker.job = null;
+      this.clearNext(worker)?._markCancelled();
       this.stopWorker(worker);
     }
   }
 
   /** @internal `cancel()` of a job: always for a queued one, for a running one in "terminate" mode only. */
   _cancel(job: ExecutorFuture<unknown>): boolean {
+    if (job._state === "sent") {
+      const worker = job._worker!;
+      if (worker.takeBack()) {
+        this.clearNext(worker);
+        job._markCancelled();
+        return true;
+      }
+      // Its thread has started it.
+      job._state = "running";
+    }
     if (job._state === "pending" || (job._state === "running" && this.options.cancel === "terminate")) {
       this._interrupt(job, new CancelledError());
       return true;
@@ -679,13 +752,47 @@ export class WorkerPool {
     const queued = job._state === "pending";
     if (error instanceof CancelledError) job._markCancelled(error);
     else job._finish(false, error);
-    if (worker !== null) {
-      worker.job = null;
-      this.stopWorker(worker);
-      this.dispatch();
-    } else if (queued && ++this.endedInQueue > 64 && this.endedInQueue * 2 > this.queue.length) {
-      this.compactQueue();
+    if (worker === null) {
+      if (queued && ++this.endedInQueue > 64 && this.endedInQueue * 2 > this.queue.length) this.compactQueue();
+      return;
     }
+    if (worker.next === job) {
+      // Sent ahead: dropped when taken back. Else its thread runs it now, so the job before it has ended there and
+      // its answer is on the way; the thread is stopped when that answer arrives (`_onReply`).
+      if (worker.takeBack()) this.clearNext(worker);
+      return;
+    }
+    const next = this.clearNext(worker);
+    if (next !== null) {
+      if (worker.takeBack()) {
+        this.requeue(next);
+      } else if (!next.done()) {
+        // The thread had ended `job` and started `next`: it keeps running, for `next`.
+        next._state = "running";
+        worker.job = next;
+        return;
+      }
+    }
+    worker.job = null;
+    this.stopWorker(worker);
+    this.dispatch();
+  }
+
+  /** Clears `worker.next` and returns it. */
+  private clearNext(worker: PoolWorker): ExecutorFuture<unknown> | null {
+    const next = worker.next;
+    if (next !== null) {
+      worker.next = null;
+      this.sentAhead--;
+    }
+    return next;
+  }
+
+  /** Puts a job taken back from a thread first in the queue again (it was ahead of everything queued). */
+  private requeue(job: ExecutorFuture<unknown>): void {
+    job._state = "pending";
+    job._worker = null;
+    this.queue.unshift(job);
   }
 
   /** Drops the jobs that ended while queued, so that many cancellations behind a long job hold no memory. */
@@ -743,22 +850,65 @@ export class WorkerPool {
         if (this.endedInQueue > 0) this.endedInQueue--;
         continue;
       }
-      let worker = this.idle.pop();
+      let worker = this.takeIdle();
       if (worker === undefined) {
-        if (this.workers.size >= this.options.maxWorkers || this.broken !== null) break;
+        if (this.workers.size >= this.options.maxWorkers || this.broken !== null) {
+          // Every worker is busy: a thread that has no next job gets this one now, so that it starts it the moment
+          // its current job ends instead of a round trip later.
+          const ahead = this.workerToSendAhead(job);
+          if (ahead === null) break;
+          this.queue.shift();
+          this.sendAhead(ahead, job);
+          continue;
+        }
         const made = this.newWorker();
         if (made === null) continue;
         worker = made;
-      } else if (worker.idleTimer !== null) {
-        clearTimeout(worker.idleTimer);
-        worker.idleTimer = null;
       }
       this.queue.shift();
       this.start(worker, job);
     }
     if (this.workers.size < this.options.minWorkers) this.keepMinWorkers();
+    if (this.sentAhead > 0 && this.idle.length > 0) this.moveSentToIdle();
     // Ended jobs may have been all that kept a worker from retiring after shutdown.
     if (this.shutdownCalled && this.queue.length === 0 && this.idle.length > 0) this.retireIdle();
+  }
+
+  private takeIdle(): PoolWorker | undefined {
+    const worker = this.idle.pop();
+    if (worker !== undefined && worker.idleTimer !== null) {
+      clearTimeout(worker.idleTimer);
+      worker.idleTimer = null;
+    }
+    return worker;
+  }
+
+  /** A busy thread to send `job` to as its next one, or null when none can take it. */
+  private workerToSendAhead(job: ExecutorFuture<unknown>): PoolWorker | null {
+    // A job that moves objects (a transfer list) could not be sent again if taken back.
+    if (this.options.kind !== "thread" || this.sentAhead >= this.workers.size || job._transfer !== null) return null;
+    for (const worker of this.workers) {
+      if (worker.next === null && worker.job !== null && worker.readyForJobAhead()) return worker;
+    }
+    return null;
+  }
+
+  /** Jobs sent ahead to busy threads that have not started them go to the idle workers. */
+  private moveSentToIdle(): void {
+    for (const worker of this.workers) {
+      if (this.idle.length === 0) return;
+      const job = worker.next;
+      if (job === null || job._state !== "sent") continue;
+      if (worker.takeBack()) {
+        this.clearNext(worker);
+        job._state = "pending";
+        job._worker = null;
+        this.start(this.takeIdle()!, job);
+      } else {
+        // Its thread has started it.
+        job._state = "running";
+      }
+    }
   }
 
   /** Starts idle workers until there are `minWorkers` (not after shutdown, nor once broken). */
@@ -771,13 +921,8 @@ export class WorkerPool {
   }
 
   private start(worker: PoolWorker, job: ExecutorFuture<unknown>): void {
-    const request = job._request;
-    const message =
-      request.kind === "source"
-        ? { jobId: job._id, kind: "source", source: request.source, args: job._args }
-        : { jobId: job._id, kind: "module", url: request.url, exportName: request.exportName, args: job._args };
     try {
-      worker.post(message, job._transfer);
+      worker.post(jobMessage(job), job._transfer);
     } catch (error) {
       // The arguments cannot be copied (a function, a socket, ...) or moved: the job fails, the worker stays idle.
       job._finish(false, error);
@@ -789,6 +934,20 @@ export class WorkerPool {
     job._transfer = null;
     worker.job = job;
     worker.setBusy(true);
+  }
+
+  private sendAhead(worker: PoolWorker, job: ExecutorFuture<unknown>): void {
+    try {
+      worker.sendAhead(jobMessage(job), null);
+    } catch (error) {
+      // The arguments cannot be copied: the job fails, and the worker goes on with the job it runs.
+      job._finish(false, error);
+      return;
+    }
+    job._state = "sent";
+    job._worker = worker;
+    worker.next = job;
+    this.sentAhead++;
   }
 
   private makeIdle(worker: PoolWorker): void {
@@ -828,10 +987,15 @@ export class WorkerPool {
     const job = worker.job;
     worker.job = null;
     job?._finish(false, this.brokenError());
+    // That thread runs no job once its initializer failed, even one it took.
+    this.clearNext(worker)?._finish(false, this.brokenError());
     for (;;) {
       const queued = this.queue.shift();
       if (queued === undefined) break;
       queued._finish(false, this.brokenError());
+    }
+    for (const w of this.workers) {
+      if (w.next !== null && w.takeBack()) this.clearNext(w)!._finish(false, this.brokenError());
     }
     this.stopWorker(worker);
     for (const w of this.idle.slice()) this.stopWorker(w);
@@ -851,10 +1015,31 @@ export class WorkerPool {
     if (reply.ok) job._finish(true, reply.value);
     else job._finish(false, rebuildError(reply.error!, job._request.kind === "source"));
     worker.jobsDone++;
+    const next = this.clearNext(worker);
+    if (next !== null) {
+      // Not taken back, so the thread has started it or starts it now.
+      if (next.done()) {
+        // It ended on the way (a timeout, an abort, a cancel in "terminate" mode): so does the thread.
+        this.stopWorker(worker);
+      } else {
+        next._state = "running";
+        worker.job = next;
+      }
+      this.dispatch();
+      return;
+    }
     const max = this.options.maxTasksPerChild;
     if (this.broken !== null || (max !== null && worker.jobsDone >= max)) this.stopWorker(worker);
     else this.makeIdle(worker);
     this.dispatch();
+  }
+
+  /** Fails `job`, which `worker` ran when it ended. */
+  private failOnExit(worker: PoolWorker, job: ExecutorFuture<unknown>, how: string): void {
+    const cause = worker.lastError;
+    const error = new RuntimeError(`${worker.describe()} ${how} while running ${job._request.label}`);
+    if (cause !== undefined) error.cause = cause;
+    job._finish(false, cause instanceof Error && !worker.retiring ? cause : error);
   }
 
   /** @internal A worker ended (on purpose or not). */
@@ -871,18 +1056,36 @@ export class WorkerPool {
     }
     const job = worker.job;
     worker.job = null;
-    if (job !== null && !job.done()) {
-      const cause = worker.lastError;
-      const error = new RuntimeError(`${worker.describe()} ${how} while running ${job._request.label}`);
-      if (cause !== undefined) error.cause = cause;
-      job._finish(false, cause instanceof Error && !worker.retiring ? cause : error);
+    const next = this.clearNext(worker);
+    if (next !== null && !next.done()) {
+      if (worker.takeBack()) this.requeue(next);
+      else this.failOnExit(worker, next, how);
     }
+    if (job !== null && !job.done()) this.failOnExit(worker, job, how);
     // Replace it when work is waiting (the next dispatch starts a new worker), or to keep `minWorkers`.
     this.dispatch();
     if (this.drained()) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
+}
+
+/** A job as a worker gets it (worker_source.ts); `claim` is set on one sent ahead. */
+interface JobMessage {
+  jobId: number;
+  kind: "source" | "module";
+  source?: string;
+  url?: string;
+  exportName?: string;
+  args: unknown[];
+  claim?: number;
+}
+
+function jobMessage(job: ExecutorFuture<unknown>): JobMessage {
+  const request = job._request;
+  return request.kind === "source"
+    ? { jobId: job._id, kind: "source", source: request.source, args: job._args }
+    : { jobId: job._id, kind: "module", url: request.url, exportName: request.exportName, args: job._args };
 }
 
 function initMessage(init: JobRequest, args: readonly unknown[]): object {

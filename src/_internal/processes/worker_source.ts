@@ -2,8 +2,9 @@
  * The program every executor worker runs, as JavaScript source: a worker thread evaluates it (`eval: true`), a
  * worker process gets it with `-e`. Plain JavaScript that runs as a script or as a module, so it needs no loader.
  *
- * Protocol, one job at a time per worker:
- * - in:  `{ jobId, kind: "source", source, args }` or `{ jobId, kind: "module", url, exportName, args }`
+ * Protocol, one job at a time per worker, in the order sent:
+ * - in:  `{ jobId, kind: "source", source, args }` or `{ jobId, kind: "module", url, exportName, args }`; a job
+ *   sent to a thread while its previous one runs also has `claim` (see `drain` below).
  * - out: `{ jobId, ok: true, value }` or `{ jobId, ok: false, error }`, where `error` is what `describeError` makes:
  *   `{ thrown: true, value }` for a thrown non-Error, else `{ className, name, message, stack, props, cause?, errors? }`.
  * - the initializer, when the pool has one, comes first: `{ init: true, kind, source | url, exportName, args }`. Jobs
@@ -127,48 +128,33 @@ async function handle(message) {
   }
 }
 
-// A thread that just answered waits a moment for its next job on a shared counter the pool bumps after each
-// message (Atomics.wait: a futex wake is much quicker than waking an idle event loop), and takes the message
-// synchronously. It goes back to its event loop when nothing came within a millisecond, and every 64 jobs, so
-// that timers and I/O the jobs left behind still run.
-const wake = inThread && threads.workerData !== null && typeof threads.workerData === "object" && threads.workerData.wake
-  ? new Int32Array(threads.workerData.wake)
+// Jobs run one at a time, in the order they came. The pool may send a thread its next job while the current one
+// runs, with a token t (the message's claim field) that it also stores in a shared cell. The thread starts that job
+// by swapping t for 0 in the cell. When the cell holds -t, the pool took the job back first (to give it to another
+// worker, or because it was cancelled while it waited here): the thread drops it and sets the cell to 0. Anything
+// else there belongs to a later job, sent once the pool let this one go: the thread runs it.
+const claimCell = inThread && threads.workerData !== null && typeof threads.workerData === "object" && threads.workerData.claim
+  ? new Int32Array(threads.workerData.claim)
   : null;
-let pulling = false;
-// Deno's parentPort is not a MessagePort that receiveMessageOnPort accepts: the thread then waits in its event loop.
-let canPull = true;
-function receive() {
-  try {
-    return threads.receiveMessageOnPort(threads.parentPort);
-  } catch {
-    canPull = false;
-    return undefined;
-  }
-}
-async function pull() {
-  if (pulling || !canPull) return;
-  pulling = true;
-  try {
-    for (let n = 0; n < 64; n++) {
-      const seen = Atomics.load(wake, 0);
-      let next = receive();
-      if (!canPull) return;
-      if (next === undefined) {
-        if (Atomics.wait(wake, 0, seen, 1) === "timed-out") return;
-        next = receive();
-        if (next === undefined) continue;
-      }
-      await handle(next.message);
+const inbox = [];
+let draining = false;
+async function drain() {
+  draining = true;
+  while (inbox.length > 0) {
+    const message = inbox.shift();
+    if (message !== null && typeof message === "object" && typeof message.claim === "number" && claimCell !== null &&
+        Atomics.compareExchange(claimCell, 0, message.claim, 0) === -message.claim) {
+      Atomics.compareExchange(claimCell, 0, -message.claim, 0);
+      continue;
     }
-    setImmediate(pull);
-  } finally {
-    pulling = false;
+    await handle(message);
   }
+  draining = false;
 }
 
-port.on("message", async (message) => {
-  await handle(message);
-  if (wake !== null) await pull();
+port.on("message", (message) => {
+  inbox.push(message);
+  if (!draining) drain();
 });
 if (!inThread) process.on("disconnect", () => process.exit(0));
 })();
