@@ -16,6 +16,8 @@
  * loop logs it.
  * @module
  */
+import process from "node:process";
+import { Buffer } from "node:buffer";
 import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from "node:child_process";
 import * as net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -20,6 +20,8 @@
  *   `TimerHandle` never runs before its `when()` by `loop.time()`.
  * @module
  */
+import { performance } from "node:perf_hooks";
+import process from "node:process";
 import "./_internal/dispose.js";
 import { AsyncResource } from "node:async_hooks";
 import { inspect } from "node:util";

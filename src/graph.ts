@@ -11,6 +11,7 @@
  * In debug mode, the signal `SIGUSR2` makes the process print the call graphs of every task of its loops to stderr.
  * @module
  */
+import process from "node:process";
 import { inspect } from "node:util";
 import { threadId } from "node:worker_threads";
 import { currentTaskOrNull, runningLoopOrNull, runningLoops } from "./_internal/kernel/context.js";

@@ -2,6 +2,7 @@
  * Runners: `run(main)` and `Runner`, the entry points that create a loop, run a main task on it, and clean up.
  * @module
  */
+import process from "node:process";
 import "./_internal/dispose.js";
 import { runningLoopOrNull } from "./_internal/kernel/context.js";
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";

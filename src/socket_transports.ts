@@ -12,6 +12,7 @@
  *   `connectionLost` is scheduled exactly once with `callSoon`, after `connectionMade`.
  * @module
  */
+import { Buffer } from "node:buffer";
 import type * as net from "node:net";
 import * as tls from "node:tls";
 import type * as dgram from "node:dgram";

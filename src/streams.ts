@@ -9,6 +9,7 @@
  *   (`transport.setWriteBufferLimits`), and throws the connection's error once it is lost.
  * @module
  */
+import { Buffer } from "node:buffer";
 import type * as net from "node:net";
 import "./_internal/dispose.js";
 import { inspect } from "node:util";

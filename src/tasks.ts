@@ -8,6 +8,7 @@
  * `await`, exactly where CPython throws it into the coroutine.
  * @module
  */
+import process from "node:process";
 import { AsyncResource } from "node:async_hooks";
 import {
   RUN_DEFER,

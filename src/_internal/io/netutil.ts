@@ -4,6 +4,7 @@
  * `loop.close()` cleans up.
  * @module
  */
+import { Buffer } from "node:buffer";
 import { AsyncResource } from "node:async_hooks";
 import { constants as osConstants } from "node:os";
 import type { EventLoop } from "../../events.js";

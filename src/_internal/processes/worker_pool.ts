@@ -9,6 +9,7 @@
  * Liveness: a busy worker keeps Node alive (like a running thread keeps Python alive); an idle one does not, so a
  * program that forgets `shutdown()` still exits.
  */
+import process from "node:process";
 import { type ChildProcess, spawn } from "node:child_process";
 import { type TransferListItem, Worker } from "node:worker_threads";
 import { pathToFileURL } from "node:url";

@@ -12,6 +12,8 @@
  * `loop.close()` releases those still open, logging each in debug mode.
  * - SIGUSR2 dumps the call graphs of every task of the loops running in debug mode to stderr.
  */
+import { performance } from "node:perf_hooks";
+import process from "node:process";
 import { type AsyncHook, createHook } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";

@@ -3,6 +3,7 @@
  * a Node.js inspector: text frames, fragmentation, ping and close. Node 20 has no WebSocket client of its own, and
  * this package adds no runtime dependency. Used by `asyncio-ts ps`.
  */
+import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import type { Socket } from "node:net";

@@ -8,6 +8,7 @@
  * synchronous code): the evaluation then runs on top of that code, so the snapshot shows where it is. Linux finds
  * the port the inspector opened from `/proc`; elsewhere the port is the target's `--inspect-port`, or 9229.
  */
+import process from "node:process";
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { get } from "node:http";
 import { connect as connectTcp } from "node:net";
