@@ -14,8 +14,9 @@ import type * as net from "node:net";
 import "./_internal/dispose.js";
 import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
-import { IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
-import { type Future, _CurrentWaiter, _linkCancel } from "./futures.js";
+import { type CancelledError, IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
+import { type Future, type FutureState, type _TaskWait, _CurrentWaiter, _linkCancel, _resumeTaskWait, _suspendOn } from "./futures.js";
+import { type RunResult, type Runnable, currentTaskOrNull } from "./_internal/kernel/context.js";
 import { sleep, type Task } from "./tasks.js";
 import { Protocol } from "./protocols.js";
 import type { Transport, TransportExtraInfo } from "./transports.js";
@@ -546,6 +547,66 @@ function checkCount(n: unknown, method: string): number {
 }
 
 /**
+ * The wait of a `read(n)` that found no data, made for a task outside cancel scopes and debug mode. It stands for the
+ * Future that CPython's read waits on, without being one (a `_TaskWait`, as a task's sleep): `feedData`, `feedEof`
+ * or `setException` complete it (`_wake`), `task.cancel()` cancels it, and either way it goes on the ready queue
+ * where the Future's callbacks would have gone; its run resumes the task with the bytes (`_finish`).
+ */
+class ReadWait implements _TaskWait, Runnable {
+  /** @internal */ _state: FutureState = "PENDING";
+  /** @internal */ _resolve: ((value: unknown) => void) | null = null;
+  /** @internal */ _reject: ((reason: unknown) => void) | null = null;
+  /** @internal Absent until a cancel with a message. */ declare _cancelMessage: string | undefined;
+  /** The reader's error, when `setException` completed the wait. */
+  private error: Error | null = null;
+
+  constructor(
+    readonly task: Task<unknown>,
+    readonly reader: StreamReader,
+    readonly n: number,
+  ) {}
+
+  /** @internal */
+  _run(): RunResult {
+    return _resumeTaskWait(this);
+  }
+
+  /** @internal More data, the end of the stream, or `error`: the task resumes in the loop's next turn. */
+  _wake(error: Error | null): void {
+    const loop = this.reader._loop;
+    if (loop._closed) loop._raiseClosed();
+    this._state = "FINISHED";
+    this.error = error;
+    loop._enqueue(this);
+  }
+
+  cancel(msg?: string): boolean {
+    if (this._state !== "PENDING") return false;
+    this._state = "CANCELLED";
+    if (msg !== undefined) this._cancelMessage = msg;
+    this.reader._loop._enqueue(this);
+    return true;
+  }
+
+  /** @internal */
+  _finish(cancelled: CancelledError | null): void {
+    const reader = this.reader;
+    if (reader._readWait === this) reader._readWait = null;
+    const resolve = this._resolve!;
+    const reject = this._reject!;
+    this._resolve = this._reject = null;
+    if (cancelled !== null) reject(cancelled);
+    else if (this.error !== null) reject(this.error);
+    else resolve(reader._takeRead(this.n));
+  }
+
+  /** Shown as the Future CPython's read would wait on. */
+  toString(): string {
+    return `<Future ${this._state.toLowerCase()}>`;
+  }
+}
+
+/**
  * The reading half of a stream: a buffer fed by the protocol (`feedData`, `feedEof`, `setException`) and read by
  * one task at a time with `read`, `readline`, `readuntil`, `readexactly`. Async-iterable by lines.
  *
@@ -554,13 +615,15 @@ function checkCount(n: unknown, method: string): number {
 export class StreamReader implements AsyncIterable<Buffer> {
   // Invariants:
   // - `_buffer` holds the bytes fed and not yet read. `_eof` is final; `_exception`, once set, is thrown by reads.
-  // - `_waiter` is the Future one read waits on for more data (at most one read waits at a time).
+  // - `_waiter` is the Future one read waits on for more data, or `_readWait` the wait of a `read(n)` that needs no
+  //   Future (at most one read waits at a time: the other is null, or done).
   // - `_paused` is true when this reader paused `_transport` because the buffer passed 2 × `_limit`.
   /** @internal */ readonly _limit: number;
   /** @internal */ readonly _loop: EventLoop;
   private readonly _buffer = new ByteQueue();
   /** @internal */ _eof = false;
   /** @internal */ _waiter: Future<void> | null = null;
+  /** @internal */ _readWait: ReadWait | null = null;
   /** @internal */ _exception: Error | null = null;
   /** @internal */ _transport: Transport | null = null;
   /** @internal */ _paused = false;
@@ -598,6 +661,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this._waiter = null;
       if (!waiter.done()) waiter.setException(exc);
     }
+    this._wakeReadWait(exc);
   }
 
   private _wakeupWaiter(): void {
@@ -605,6 +669,15 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (waiter !== null) {
       this._waiter = null;
       if (!waiter.done()) waiter.setResult();
+    }
+    this._wakeReadWait(null);
+  }
+
+  private _wakeReadWait(error: Error | null): void {
+    const wait = this._readWait;
+    if (wait !== null) {
+      this._readWait = null;
+      if (wait._state === "PENDING") wait._wake(error);
     }
   }
 
@@ -655,6 +728,26 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   }
 
+  /** What every wait for data checks and does first: no other read waits, and a paused transport is resumed. */
+  private _beforeWait(funcName: string): void {
+    // A cancelled wait whose read has not resumed yet (cancelled through `waitFor`, say) no longer counts.
+    if ((this._waiter !== null && !this._waiter.done()) || (this._readWait !== null && this._readWait._state === "PENDING")) {
+      throw new RuntimeError(`${funcName}() called while another coroutine is already waiting for incoming data`);
+    }
+    if (this._eof) throw new RuntimeError("_waitForData after EOF");
+    if (this._paused) {
+      this._paused = false;
+      this._transport!.resumeReading();
+    }
+  }
+
+  /** @internal Takes what a `read(n)` returns once data is buffered: at most `n` bytes. */
+  _takeRead(n: number): Buffer {
+    const data = this._buffer.take(Math.min(n, this._buffer.size));
+    this._maybeResumeTransport();
+    return data;
+  }
+
   /** Waits until feedData() or feedEof() is called; resumes a paused transport first (or it would never come). */
   private async _waitForData(funcName: string): Promise<void> {
     const waiter = this._newWaiter(funcName);
@@ -667,15 +760,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** The Future a read waits on: one read may wait at a time, never after EOF. */
   private _newWaiter(funcName: string): Future<void> {
-    // A cancelled waiter whose read has not resumed yet (cancelled through `waitFor`, say) no longer counts.
-    if (this._waiter !== null && !this._waiter.done()) {
-      throw new RuntimeError(`${funcName}() called while another coroutine is already waiting for incoming data`);
-    }
-    if (this._eof) throw new RuntimeError("_waitForData after EOF");
-    if (this._paused) {
-      this._paused = false;
-      this._transport!.resumeReading();
-    }
+    this._beforeWait(funcName);
     const waiter = this._loop.createFuture<void>();
     this._waiter = waiter;
     this.#cancelRead.fut = waiter;
@@ -696,12 +781,20 @@ export class StreamReader implements AsyncIterable<Buffer> {
     // Future with the reading task here (`_wait`, as `await` would, and a native promise for V8), so cancelling the
     // task cancels the waiter and the returned promise rejects with CancelledError, as an `await` inside would.
     if (typeof n === "number" && n > 0 && Number.isInteger(n) && this._exception === null) {
-      if (this._buffer.size > 0) {
-        const data = this._buffer.take(Math.min(n, this._buffer.size));
-        this._maybeResumeTransport();
-        return Promise.resolve(data);
-      }
+      if (this._buffer.size > 0) return Promise.resolve(this._takeRead(n));
       if (!this._eof) {
+        const task = currentTaskOrNull();
+        if (task !== null && task._cancelScope === null && task._loop === this._loop && !this._loop._debug) {
+          // The common case needs no Future: see `ReadWait`.
+          try {
+            this._beforeWait("read");
+          } catch (e) {
+            return Promise.reject(e);
+          }
+          const wait = new ReadWait(task, this, n);
+          this._readWait = wait;
+          return _suspendOn(task, wait);
+        }
         let waiter: Future<void>;
         try {
           waiter = this._newWaiter("read");
@@ -711,9 +804,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
         return waiter._wait(
           () => {
             if (this._waiter === waiter) this._waiter = null;
-            const data = this._buffer.take(Math.min(n, this._buffer.size));
-            this._maybeResumeTransport();
-            return data;
+            return this._takeRead(n);
           },
           (e: unknown) => {
             if (this._waiter === waiter) this._waiter = null;
@@ -875,6 +966,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (this._eof) info.push("eof");
     if (this._limit !== DEFAULT_LIMIT) info.push(`limit=${this._limit}`);
     if (this._waiter !== null) info.push(`waiter=${this._waiter}`);
+    else if (this._readWait !== null) info.push(`waiter=${this._readWait}`);
     if (this._exception !== null) info.push(`exception=${this._exception.name}: ${this._exception.message}`);
     if (this._transport !== null) info.push(`transport=${inspect(this._transport)}`);
     if (this._paused) info.push("paused");

@@ -49,6 +49,87 @@ test("read(n) returns at most n bytes and leaves the rest buffered", async () =>
   });
 });
 
+// A read(n) in a task (outside cancel scopes and debug mode) waits without a Future of its own; these pin what a
+// Future would have done, checked against CPython 3.13.
+
+test("a waiting read(n) resumes its task before the callbacks scheduled after the data came, as in CPython", async () => {
+  const log = await asyncio.run(async () => {
+    const loop = asyncio.getRunningLoop();
+    const reader = new asyncio.StreamReader();
+    const out: string[] = [];
+    const task = asyncio.createTask(async () => {
+      out.push(`read ${str(await reader.read(100))}`);
+    });
+    await asyncio.sleep(0);
+    loop.callSoon(() => {
+      reader.feedData(b("x"));
+      loop.callSoon(() => out.push("soon after feed"));
+    });
+    await task;
+    return out;
+  });
+  assert.deepEqual(log, ["read x", "soon after feed"]);
+});
+
+test("a task cancelled after data came for its read(n), before it resumed, gets CancelledError and the data stays", async () => {
+  await asyncio.run(async () => {
+    const reader = new asyncio.StreamReader();
+    const task = asyncio.createTask(() => reader.read(100));
+    await asyncio.sleep(0);
+    reader.feedData(b("y"));
+    assert.equal(task.cancel(), true);
+    await assert.rejects(Promise.resolve(task), asyncio.CancelledError);
+    reader.feedData(b("z"));
+    assert.equal(str(await reader.read(100)), "yz");
+  });
+});
+
+test("feedEof wakes a waiting read(n) with an empty buffer, and setException with the error", async () => {
+  await asyncio.run(async () => {
+    const atEof = new asyncio.StreamReader();
+    const eofRead = asyncio.createTask(() => atEof.read(10));
+    await asyncio.sleep(0);
+    atEof.feedEof();
+    assert.equal((await eofRead).length, 0);
+    const failing = new asyncio.StreamReader();
+    const failedRead = asyncio.createTask(() => failing.read(10));
+    await asyncio.sleep(0);
+    const error = new Error("boom");
+    failing.setException(error);
+    await assert.rejects(Promise.resolve(failedRead), (e) => e === error);
+  });
+});
+
+test("a waiting read(n) shows as the Future it stands for, in the reader's description and the task's", async () => {
+  await asyncio.run(async () => {
+    const reader = new asyncio.StreamReader();
+    const task = asyncio.createTask(() => reader.read(10));
+    await asyncio.sleep(0);
+    assert.equal(String(reader), "<StreamReader waiter=<Future pending>>");
+    assert.match(String(task), /wait_for=<Future pending>/);
+    reader.feedData(b("ok"));
+    assert.equal(str(await task), "ok");
+    assert.equal(String(reader), "<StreamReader>");
+  });
+});
+
+test("read(n) inside a cancel scope, and in debug mode, waits as before and loses nothing when cancelled", async () => {
+  for (const debug of [false, true]) {
+    await asyncio.run(
+      async () => {
+        const reader = new asyncio.StreamReader();
+        const scope = asyncio.moveOnAfter(0.01);
+        const timedOut = await scope.with(() => reader.read(10));
+        assert.equal(timedOut, undefined, `debug=${debug}`);
+        assert.equal(scope.cancelledCaught, true);
+        reader.feedData(b("kept"));
+        assert.equal(str(await reader.read(10)), "kept");
+      },
+      { debug },
+    );
+  }
+});
+
 test("read(n) takes bytes across chunk boundaries, as much as is buffered", async () => {
   await asyncio.run(async () => {
     const reader = fed(["ab", "cd", "ef"]);
