@@ -269,9 +269,13 @@ export class _SocketTransport extends Transport implements LoopResource {
       return;
     }
     const sock = this._sock;
-    if (this._needsWriteNotice(bytes.length)) sock.write(bytes, this._onWritten);
-    else sock.write(bytes);
-    this._flow.grew(sock.writableLength);
+    if (this._needsWriteNotice(bytes.length)) {
+      sock.write(bytes, this._onWritten);
+      this._flow.grew(sock.writableLength);
+    } else {
+      // What was buffered plus this write stays within the high-water mark: nothing to pause.
+      sock.write(bytes);
+    }
   }
 
   /**

@@ -355,9 +355,11 @@ export class StreamReaderProtocol extends FlowControlMixin {
    */
   _feedAnywhere(data: Buffer): boolean {
     const reader = this._streamReader;
-    if (this.dataReceived !== StreamReaderProtocol.prototype.dataReceived) return false;
-    if (reader !== null && reader.feedData !== StreamReader.prototype.feedData) return false;
-    reader?.feedData(data);
+    if (this.dataReceived !== ownDataReceived) return false;
+    if (reader === null) return true;
+    if (reader.feedData !== ownFeedData) return false;
+    if (reader._eof) throw new RuntimeError("feedData after feedEof");
+    reader._feedBuffer(data);
     return true;
   }
 
@@ -711,7 +713,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   feedData(data: Uint8Array | string): void {
     if (this._eof) throw new RuntimeError("feedData after feedEof");
-    const bytes = toBytes(data, "data", "feedData");
+    this._feedBuffer(toBytes(data, "data", "feedData"));
+  }
+
+  /** @internal `feedData` of bytes known to be a `Buffer` (a socket's chunk), once `_eof` was checked. */
+  _feedBuffer(bytes: Buffer): void {
     if (bytes.length === 0) return;
     this._buffer.push(bytes);
     this._wakeupWaiter();
@@ -977,3 +983,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this.toString();
   }
 }
+
+// What `_feedAnywhere` compares with, read once: a subclass that overrides either runs in the loop's context.
+const ownDataReceived = StreamReaderProtocol.prototype.dataReceived;
+const ownFeedData = StreamReader.prototype.feedData;
