@@ -140,16 +140,19 @@ const inbox = [];
 let draining = false;
 async function drain() {
   draining = true;
-  while (inbox.length > 0) {
-    const message = inbox.shift();
-    if (message !== null && typeof message === "object" && typeof message.claim === "number" && claimCell !== null &&
-        Atomics.compareExchange(claimCell, 0, message.claim, 0) === -message.claim) {
-      Atomics.compareExchange(claimCell, 0, -message.claim, 0);
-      continue;
+  try {
+    while (inbox.length > 0) {
+      const message = inbox.shift();
+      if (message !== null && typeof message === "object" && typeof message.claim === "number" && claimCell !== null &&
+          Atomics.compareExchange(claimCell, 0, message.claim, 0) === -message.claim) {
+        Atomics.compareExchange(claimCell, 0, -message.claim, 0);
+        continue;
+      }
+      await handle(message);
     }
-    await handle(message);
+  } finally {
+    draining = false;
   }
-  draining = false;
 }
 
 port.on("message", (message) => {
