@@ -685,9 +685,7 @@ export class WorkerPool {
     if (cancelFutures) {
       while (this.queue.length > 0) this.queue.shift()!._markCancelled();
       // Jobs sent ahead that no thread started yet are still queued, as far as the caller can tell.
-      for (const worker of this.workers) {
-        if (worker.next !== null && worker.takeBack()) this.clearNext(worker)!._markCancelled();
-      }
+      for (const worker of this.workers) this.takeBackNext(worker)?._markCancelled();
     }
     this.retireIdle();
     if (!wait || this.drained()) return Promise.resolve();
@@ -727,9 +725,7 @@ export class WorkerPool {
   /** @internal `cancel()` of a job: always for a queued one, for a running one in "terminate" mode only. */
   _cancel(job: ExecutorFuture<unknown>): boolean {
     if (job._state === "sent") {
-      const worker = job._worker!;
-      if (worker.takeBack()) {
-        this.clearNext(worker);
+      if (this.takeBackNext(job._worker!) !== null) {
         job._markCancelled();
         return true;
       }
@@ -760,7 +756,7 @@ export class WorkerPool {
     if (worker.next === job) {
       // Sent ahead: dropped when taken back. Else its thread runs it now, so the job before it has ended there and
       // its answer is on the way; the thread is stopped when that answer arrives (`_onReply`).
-      if (worker.takeBack()) this.clearNext(worker);
+      this.takeBackNext(worker);
       return;
     }
     const next = this.clearNext(worker);
@@ -777,6 +773,11 @@ export class WorkerPool {
     worker.job = null;
     this.stopWorker(worker);
     this.dispatch();
+  }
+
+  /** Takes back the job sent ahead to `worker` if its thread has not started it: that job, else null. */
+  private takeBackNext(worker: PoolWorker): ExecutorFuture<unknown> | null {
+    return worker.next !== null && worker.takeBack() ? this.clearNext(worker) : null;
   }
 
   /** Clears `worker.next` and returns it. */
@@ -900,15 +901,9 @@ export class WorkerPool {
       if (this.idle.length === 0) return;
       const job = worker.next;
       if (job === null || job._state !== "sent") continue;
-      if (worker.takeBack()) {
-        this.clearNext(worker);
-        job._state = "pending";
-        job._worker = null;
-        this.start(this.takeIdle()!, job);
-      } else {
-        // Its thread has started it.
-        job._state = "running";
-      }
+      if (this.takeBackNext(worker) !== null) this.start(this.takeIdle()!, job);
+      // Else its thread has started it.
+      else job._state = "running";
     }
   }
 
@@ -995,9 +990,7 @@ export class WorkerPool {
       if (queued === undefined) break;
       queued._finish(false, this.brokenError());
     }
-    for (const w of this.workers) {
-      if (w.next !== null && w.takeBack()) this.clearNext(w)!._finish(false, this.brokenError());
-    }
+    for (const w of this.workers) this.takeBackNext(w)?._finish(false, this.brokenError());
     this.stopWorker(worker);
     for (const w of this.idle.slice()) this.stopWorker(w);
   }
