@@ -24,14 +24,33 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
       // Node defines these three globals as getters: each use from the global costs a getter call (measured on the
-      // streams path of Node 24). Imported, they are plain module bindings.
+      // streams path of Node 24). Taken from src/_internal/node.ts, they are plain module bindings.
       "no-restricted-globals": [
         "error",
-        { name: "process", message: 'import process from "node:process" (the global is a getter)' },
-        { name: "Buffer", message: 'import { Buffer } from "node:buffer" (the global is a getter)' },
-        { name: "performance", message: 'import { performance } from "node:perf_hooks" (the global is a getter)' },
+        { name: "process", message: "take `process` from src/_internal/node.ts (the global is a getter)" },
+        { name: "Buffer", message: "take `Buffer` from src/_internal/node.ts (the global is a getter)" },
+        { name: "performance", message: "take `performance` from src/_internal/node.ts (the global is a getter)" },
+      ],
+      // A built-in imported as an ES module loads whatever its lazy getters load, for good (see src/_internal/node.ts).
+      // Types cost nothing; `node:net` is what every program of the package loads anyway.
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^node:(?!net$)",
+              allowTypeImports: true,
+              message: "take values of Node's built-ins from src/_internal/node.ts (an ES import of a built-in loads its lazy parts)",
+            },
+          ],
+        },
       ],
     },
+  },
+  {
+    // The files that may import built-ins: the one that takes them for the library, and the tools of the command line.
+    files: ["src/_internal/node.ts", "src/_internal/tools/ps.ts", "src/_internal/tools/inspector_client.ts"],
+    rules: { "@typescript-eslint/no-restricted-imports": "off" },
   },
   {
     files: ["**/*.js", "**/*.mjs"],

@@ -14,11 +14,11 @@
  * releases its socket.
  * @module
  */
+import { loadDgram, loadDns, statSync, unlinkSync } from "./_internal/node.js";
 import * as net from "node:net";
-import * as tls from "node:tls";
-import * as dgram from "node:dgram";
-import * as dns from "node:dns";
-import { statSync, unlinkSync } from "node:fs";
+import type * as tls from "node:tls";
+import type * as dgram from "node:dgram";
+import type * as dns from "node:dns";
 import { EventLoop } from "./events.js";
 import { CancelledError, ExceptionGroup, RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
@@ -290,7 +290,7 @@ async function resolveHost(loop: EventLoop, host: string, family: AddressFamily)
     return [{ address: host, family: literal as 4 | 6 }];
   }
   const found = await nodeCall<dns.LookupAddress[]>(loop, (cb) =>
-    dns.lookup(host, { all: true, family, verbatim: true }, cb as (err: Error | null, addresses: dns.LookupAddress[]) => void),
+    loadDns().lookup(host, { all: true, family, verbatim: true }, cb as (err: Error | null, addresses: dns.LookupAddress[]) => void),
   );
   return found.map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
 }
@@ -714,7 +714,7 @@ EventLoop.prototype.createDatagramEndpoint = async function createDatagramEndpoi
     if (localAddr || remoteAddr || family || o.reusePort || o.allowBroadcast) {
       throw new RangeError(`${method}: socket options cannot be used when \`sock\` is given`);
     }
-    if (!(o.sock instanceof dgram.Socket)) throw new TypeError(`${method}: expected \`sock\` to be a dgram.Socket, got ${describe(o.sock)}`);
+    if (!(o.sock instanceof loadDgram().Socket)) throw new TypeError(`${method}: expected \`sock\` to be a dgram.Socket, got ${describe(o.sock)}`);
     sock = o.sock;
     holdErrors(sock);
   } else {
@@ -732,7 +732,7 @@ EventLoop.prototype.createDatagramEndpoint = async function createDatagramEndpoi
       family = remotes[0]!.family;
     }
     const type = family === 6 ? "udp6" : "udp4";
-    sock = runInLoop(this, () => dgram.createSocket({ type, reuseAddr: o.reusePort === true, reusePort: o.reusePort === true } as dgram.SocketOptions));
+    sock = runInLoop(this, () => loadDgram().createSocket({ type, reuseAddr: o.reusePort === true, reusePort: o.reusePort === true } as dgram.SocketOptions));
     holdErrors(sock);
     try {
       const bindTo = local === null ? { port: 0 } : { address: local[0]!.address, port: localAddr![1] };
@@ -814,7 +814,7 @@ EventLoop.prototype.getnameinfo = async function getnameinfo(this: EventLoop, so
   const [host, port] = addr;
   if (flags & NI_NUMERICHOST && flags & NI_NUMERICSERV) return [host, String(port)];
   const found = await nodeCall<{ hostname: string; service: string }>(this, (cb) =>
-    dns.lookupService(host, port, (err, hostname, service) => cb(err, { hostname, service })),
+    loadDns().lookupService(host, port, (err, hostname, service) => cb(err, { hostname, service })),
   );
   return [flags & NI_NUMERICHOST ? host : found.hostname, flags & NI_NUMERICSERV ? String(port) : found.service];
 };

@@ -16,15 +16,9 @@
  * loop logs it.
  * @module
  */
-import process from "node:process";
-import { Buffer } from "node:buffer";
-import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from "node:child_process";
+import { Buffer, fileURLToPath, inspect, join, loadChildProcess, mkdtempSync, process, rmSync, tmpdir } from "./_internal/node.js";
+import type { ChildProcess, SpawnOptions, StdioOptions } from "node:child_process";
 import * as net from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { inspect } from "node:util";
 import { type Callback, EventLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
@@ -727,7 +721,7 @@ export async function _makeSubprocessTransport(
   const [ours, theirs] = pair ?? [null, null];
   let child: ChildProcess;
   try {
-    child = spawn(file, args as string[], { ...plan.spawnOptions, shell, stdio: toNodeStdio(plan, theirs) });
+    child = loadChildProcess().spawn(file, args as string[], { ...plan.spawnOptions, shell, stdio: toNodeStdio(plan, theirs) });
   } catch (error) {
     ours?.destroy();
     throw error;

@@ -13,7 +13,7 @@
  * when no shield stands between the two.
  * @module
  */
-import { inspect } from "node:util";
+import { inspect } from "./_internal/node.js";
 import { currentTaskOrNull, requireRunningLoop, runningLoopOrNull } from "./_internal/kernel/context.js";
 import { RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import type { EventLoop, TimerHandle } from "./events.js";

@@ -20,11 +20,8 @@
  *   `TimerHandle` never runs before its `when()` by `loop.time()`.
  * @module
  */
-import { performance } from "node:perf_hooks";
-import process from "node:process";
+import { AsyncResource, inspect, performance, process } from "./_internal/node.js";
 import "./_internal/dispose.js";
-import { AsyncResource } from "node:async_hooks";
-import { inspect } from "node:util";
 import { Deque } from "./_internal/kernel/deque.js";
 import { PendingList } from "./_internal/kernel/task_list.js";
 import { TimerHeap } from "./_internal/kernel/timer_heap.js";

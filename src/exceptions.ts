@@ -1,10 +1,11 @@
-import { isIterable } from "./_internal/validate.js";
 /**
  * Every error class of asyncio-ts. Each sets `name` to its class name and carries its facts as fields,
  * so callers can branch on `instanceof` and read the details without parsing messages.
  * @module
  */
-import { type InspectOptionsStylized, inspect } from "node:util";
+import type { InspectOptionsStylized } from "node:util";
+import { inspect } from "./_internal/node.js";
+import { isIterable } from "./_internal/validate.js";
 import { installGroupPrinting, installInterruptExit } from "./_internal/tools/uncaught.js";
 
 /** Raised inside a task at the `await` it is suspended on when the task is cancelled. */

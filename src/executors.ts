@@ -13,7 +13,7 @@
  * options of one call: `{ fn, signal, timeout, transferList }`, `{ module, export, signal, timeout, transferList }`.
  * @module
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism } from "./_internal/node.js";
 import { EventLoop } from "./events.js";
 import { CancelledError, RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";

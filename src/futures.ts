@@ -8,8 +8,7 @@
  * callback had been scheduled on its own with `callSoon` at completion time, as in CPython.
  * @module
  */
-import process from "node:process";
-import { inspect } from "node:util";
+import { inspect, process } from "./_internal/node.js";
 import {
   RUN_DEFER,
   RUN_DONE,

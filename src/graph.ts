@@ -11,9 +11,7 @@
  * In debug mode, the signal `SIGUSR2` makes the process print the call graphs of every task of its loops to stderr.
  * @module
  */
-import process from "node:process";
-import { inspect } from "node:util";
-import { threadId } from "node:worker_threads";
+import { inspect, loadWorkerThreads, process } from "./_internal/node.js";
 import { currentTaskOrNull, runningLoopOrNull, runningLoops } from "./_internal/kernel/context.js";
 import { addAwaitedBy, discardAwaitedBy, registeredAwaitedFutures, registeredAwaitersOf } from "./_internal/kernel/awaited_by.js";
 import { type StackFrame, DUMP_SIGNAL, creatorOf, parseStack, setTaskDumper } from "./_internal/tools/debug.js";
@@ -425,7 +423,7 @@ function taskSnapshot(): string {
   const stackOf = (task: Task<unknown>): FrameSnapshot[] => (task === current ? running : suspendedStack(task)).map(frameSnapshot);
   const snapshot: ProcessSnapshot = {
     pid: process.pid,
-    threadId,
+    threadId: loadWorkerThreads().threadId,
     busyAt: below
       .filter((f) => !f.fileName.startsWith("node:"))
       .map((f) => ({ name: f.functionName.replace(RECEIVER, "").replace(ALIAS, ""), file: f.fileName, line: f.lineNumber })),

@@ -5,7 +5,7 @@
  * wake; this module keeps the waiter's life (queued, woken or failed, unlisted) the same everywhere.
  * @module
  */
-import { inspect } from "node:util";
+import { inspect } from "./_internal/node.js";
 import { type EventLoop, getRunningLoop } from "./events.js";
 import type { Future } from "./futures.js";
 import { CancelledError, RuntimeError } from "./exceptions.js";

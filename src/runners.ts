@@ -2,7 +2,7 @@
  * Runners: `run(main)` and `Runner`, the entry points that create a loop, run a main task on it, and clean up.
  * @module
  */
-import process from "node:process";
+import { process } from "./_internal/node.js";
 import "./_internal/dispose.js";
 import { runningLoopOrNull } from "./_internal/kernel/context.js";
 import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";

@@ -3,10 +3,10 @@
  * `base_events.Server`, and the `ServerSocket`s it listens on.
  * @module
  */
+import { inspect } from "./_internal/node.js";
 import "./_internal/dispose.js";
 import * as net from "node:net";
-import * as tls from "node:tls";
-import { inspect } from "node:util";
+import type * as tls from "node:tls";
 import type { EventLoop } from "./events.js";
 import { CancelledError, RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";

@@ -12,11 +12,9 @@
  *   `connectionLost` is scheduled exactly once with `callSoon`, after `connectionMade`.
  * @module
  */
-import { Buffer } from "node:buffer";
+import { Buffer, inspect, isTlsSocket } from "./_internal/node.js";
 import type * as net from "node:net";
-import * as tls from "node:tls";
 import type * as dgram from "node:dgram";
-import { inspect } from "node:util";
 import type { EventLoop } from "./events.js";
 import type { Future } from "./futures.js";
 import { RuntimeError } from "./exceptions.js";
@@ -113,7 +111,7 @@ export class _SocketTransport extends Transport implements LoopResource {
     this._protocol = protocol;
     this._buffered = typeof protocol.getBuffer === "function";
     this._server = options.server ?? null;
-    this._tls = sock instanceof tls.TLSSocket;
+    this._tls = isTlsSocket(sock);
     this._sslShutdownTimeout = options.sslShutdownTimeout ?? 30;
     const extra = this._extra;
     extra.socket = sock;

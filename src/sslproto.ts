@@ -6,8 +6,9 @@
  * Node's `tls.TLSSocket` does the protocol itself; there is no memory BIO to drive as in CPython.
  * @module
  */
+import { loadTls } from "./_internal/node.js";
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
 import { checkTimeout, holdErrors, inLoop, runInLoop, systemError } from "./_internal/io/netutil.js";
@@ -61,7 +62,7 @@ export function serverTlsOptions(ssl: SSLOption, method: string): tls.TLSSocketO
   }
   if (_isSecureContext(ssl)) return { isServer: true, secureContext: ssl };
   const o = ssl as SSLOptions;
-  const secureContext = o.secureContext ?? tls.createSecureContext(o);
+  const secureContext = o.secureContext ?? loadTls().createSecureContext(o);
   const options: tls.TLSSocketOptions = { isServer: true, secureContext };
   if (o.requestCert !== undefined) options.requestCert = o.requestCert;
   if (o.rejectUnauthorized !== undefined) options.rejectUnauthorized = o.rejectUnauthorized;
@@ -109,7 +110,7 @@ export function tlsHandshake(
   holdErrors(raw);
   raw.pause();
   const sock = runInLoop(loop, () =>
-    serverSide ? new tls.TLSSocket(raw, options as tls.TLSSocketOptions) : tls.connect({ ...(options as tls.ConnectionOptions), socket: raw }),
+    serverSide ? new (loadTls().TLSSocket)(raw, options as tls.TLSSocketOptions) : loadTls().connect({ ...(options as tls.ConnectionOptions), socket: raw }),
   );
   let timer: TimerHandle | null = null;
   const cleanup = (): void => {

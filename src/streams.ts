@@ -9,10 +9,9 @@
  *   (`transport.setWriteBufferLimits`), and throws the connection's error once it is lost.
  * @module
  */
-import { Buffer } from "node:buffer";
+import { Buffer, inspect } from "./_internal/node.js";
 import type * as net from "node:net";
 import "./_internal/dispose.js";
-import { inspect } from "node:util";
 import { type EventLoop, getEventLoop, getRunningLoop } from "./events.js";
 import { type CancelledError, IncompleteReadError, LimitOverrunError, RuntimeError } from "./exceptions.js";
 import { type Future, type FutureState, type _TaskWait, _CurrentWaiter, _linkCancel, _resumeTaskWait, _suspendOn } from "./futures.js";

@@ -7,9 +7,8 @@
  * more than that into a pipe nobody reads waits (as with Python): read the pipes, or use `communicate()`.
  * @module
  */
+import { fileURLToPath, inspect } from "./_internal/node.js";
 import "./_internal/dispose.js";
-import { fileURLToPath } from "node:url";
-import { inspect } from "node:util";
 import { getRunningLoop, type EventLoop } from "./events.js";
 import type { Future } from "./futures.js";
 import { gather } from "./waiting.js";

@@ -4,7 +4,7 @@
  * as an `ExceptionGroup`.
  * @module
  */
-import { inspect } from "node:util";
+import { inspect } from "./_internal/node.js";
 import { addAwaitedBy, discardAwaitedBy } from "./_internal/kernel/awaited_by.js";
 import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
 import { type CancelledError, ExceptionGroup, KeyboardInterrupt, RuntimeError, _asCancelledError } from "./exceptions.js";

@@ -8,8 +8,7 @@
  * `await`, exactly where CPython throws it into the coroutine.
  * @module
  */
-import process from "node:process";
-import { AsyncResource } from "node:async_hooks";
+import { AsyncResource, process } from "./_internal/node.js";
 import {
   RUN_DEFER,
   RUN_DONE,

@@ -3,7 +3,7 @@
  * cancellation, and only that one, into `TimeoutError` when the body ends.
  * @module
  */
-import { inspect } from "node:util";
+import { inspect } from "./_internal/node.js";
 import { currentTaskOrNull, requireRunningLoop } from "./_internal/kernel/context.js";
 import { CancelledError, RuntimeError, TimeoutError, _asCancelledError } from "./exceptions.js";
 import { type AbortRegistration, abortError, onAbort, signalOf } from "./_internal/abort.js";

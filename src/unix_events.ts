@@ -13,7 +13,7 @@
  * for the loop to run again. Closing the loop removes every handler it installed.
  * @module
  */
-import process from "node:process";
+import { process } from "./_internal/node.js";
 import { type Callback, EventLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import { type ResolvedSignal, type SignalLike, resolveSignal } from "./_internal/processes/signals.js";

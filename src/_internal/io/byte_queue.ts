@@ -3,7 +3,7 @@
  * returns the chunk itself or a view of it when one chunk holds them, and copies only across chunks.
  * @module
  */
-import { Buffer } from "node:buffer";
+import { Buffer } from "../node.js";
 
 /**
  * Bytes in arrival order. Invariants: `chunks[first..end)` hold `size` bytes, none of them empty; the slots outside

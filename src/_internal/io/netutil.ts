@@ -4,9 +4,7 @@
  * `loop.close()` cleans up.
  * @module
  */
-import { Buffer } from "node:buffer";
-import { AsyncResource } from "node:async_hooks";
-import { constants as osConstants } from "node:os";
+import { AsyncResource, Buffer, osConstants } from "../node.js";
 import type { EventLoop } from "../../events.js";
 import { frameStorage } from "../kernel/context.js";
 import { describe } from "../validate.js";

@@ -6,7 +6,7 @@
  * `currentTask()` and `getRunningLoop()` are right after any `await`, and how a Future's `then` (called by
  * V8 in the awaiting function's context) learns which task awaits it.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorage } from "../node.js";
 import type { EventLoop } from "../../events.js";
 import type { Task } from "../../tasks.js";
 import { RuntimeError } from "../../exceptions.js";

@@ -2,7 +2,7 @@
  * Signal names and numbers, checked the way asyncio checks them: a signal is a name (`"SIGTERM"`) or a number
  * (`15`); anything else is a `TypeError`, an unknown one a `RangeError`.
  */
-import { constants } from "node:os";
+import { osConstants as constants } from "../node.js";
 
 /** A signal as callers give it: Node's name (`"SIGINT"`) or its number on this platform. */
 export type SignalLike = NodeJS.Signals | number;

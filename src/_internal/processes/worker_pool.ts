@@ -9,11 +9,9 @@
  * Liveness: a busy worker keeps Node alive (like a running thread keeps Python alive); an idle one does not, so a
  * program that forgets `shutdown()` still exits.
  */
-import process from "node:process";
-import { type ChildProcess, spawn } from "node:child_process";
-import { type TransferListItem, Worker } from "node:worker_threads";
-import { pathToFileURL } from "node:url";
-import { isAbsolute } from "node:path";
+import { isAbsolute, loadChildProcess, loadWorkerThreads, pathToFileURL, process } from "../node.js";
+import type { ChildProcess } from "node:child_process";
+import type { TransferListItem, Worker } from "node:worker_threads";
 import {
   type BrokenExecutor,
   BrokenProcessPool,
@@ -450,7 +448,7 @@ class ThreadWorker extends PoolWorker {
   constructor(pool: WorkerPool) {
     super(pool);
     // The worker inherits the parent's Node flags (Node keeps those a thread may have), so loaders apply there too.
-    this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { claim: this.claim.buffer } });
+    this.worker = new (loadWorkerThreads().Worker)(THREAD_SOURCE, { eval: true, workerData: { claim: this.claim.buffer } });
     this.worker.on("message", (reply: Reply) => pool._onReply(this, reply));
     this.worker.on("error", (error) => {
       this.lastError = error;
@@ -539,7 +537,7 @@ class ProcessWorker extends PoolWorker {
 
   constructor(pool: WorkerPool) {
     super(pool);
-    this.child = spawn(process.execPath, [...childExecArgv(), "-e", PROCESS_SOURCE], {
+    this.child = loadChildProcess().spawn(process.execPath, [...childExecArgv(), "-e", PROCESS_SOURCE], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       serialization: "advanced",
       windowsHide: true,

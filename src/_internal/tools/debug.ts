@@ -12,12 +12,8 @@
  * `loop.close()` releases those still open, logging each in debug mode.
  * - SIGUSR2 dumps the call graphs of every task of the loops running in debug mode to stderr.
  */
-import { performance } from "node:perf_hooks";
-import process from "node:process";
-import { type AsyncHook, createHook } from "node:async_hooks";
-import { fileURLToPath } from "node:url";
-import { inspect } from "node:util";
-import { isMainThread } from "node:worker_threads";
+import { createHook, fileURLToPath, inspect, loadWorkerThreads, performance, process } from "../node.js";
+import type { AsyncHook } from "node:async_hooks";
 import { RUN_DONE, type RunResult, type Runnable, currentTaskOrNull, frameStorage, runningLoopOrNull } from "../kernel/context.js";
 import { RuntimeError } from "../../exceptions.js";
 import type { EventLoop } from "../../events.js";
@@ -253,7 +249,7 @@ function watchLoop(loop: EventLoop): void {
     stepHook = createHook({ before: onBefore, after: onAfter });
     stepHook.enable();
   }
-  if (!signalInstalled && isMainThread && process.platform !== "win32") {
+  if (!signalInstalled && loadWorkerThreads().isMainThread && process.platform !== "win32") {
     try {
       process.on(DUMP_SIGNAL, dumpAllTasks);
       signalInstalled = true;

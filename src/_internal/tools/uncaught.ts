@@ -3,7 +3,7 @@
  * crash without changing it, so Node's handling of every other uncaught error stays as it is; a program with its own
  * `uncaughtException` listener (or capture callback) keeps it, and then these do nothing.
  */
-import process from "node:process";
+import { process } from "../node.js";
 
 /** Whether Node is about to print the error and exit (no listener of the program will handle it). */
 function nodeWillCrash(): boolean {
