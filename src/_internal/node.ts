@@ -23,7 +23,6 @@ import type * as DnsModule from "node:dns";
 import type * as TlsModule from "node:tls";
 import type * as WorkerThreadsModule from "node:worker_threads";
 import type { AsyncLocalStorage as NodeAsyncLocalStorage, AsyncResource as NodeAsyncResource } from "node:async_hooks";
-import type { Buffer as NodeBuffer } from "node:buffer";
 
 // The one read of the global (a getter on Node); the library uses this binding instead.
 const nodeProcess: NodeJS.Process = globalThis.process;
@@ -33,7 +32,6 @@ const builtin = nodeProcess.getBuiltinModule.bind(nodeProcess) as NodeJS.Process
 
 export const { inspect } = builtin("node:util");
 export const Buffer = builtin("node:buffer").Buffer;
-export type Buffer = NodeBuffer;
 export const { AsyncLocalStorage, AsyncResource, createHook } = builtin("node:async_hooks");
 export type AsyncLocalStorage<T> = NodeAsyncLocalStorage<T>;
 export type AsyncResource = NodeAsyncResource;
