@@ -1,5 +1,6 @@
 /**
- * Node's built-in modules, as the library takes them: every value from a built-in comes through here.
+ * Node's built-in modules, as the library takes them: every value from a built-in comes through here, except from
+ * `node:net`, which every program of the package loads anyway and whose facade loads nothing more.
  *
  * Why not `import { x } from "node:util"`: a built-in imported as an ES module gets a module facade, and building it
  * reads each of the module's exports once. Several are lazy getters that load more modules: `node:util` loads
