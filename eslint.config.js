@@ -32,13 +32,13 @@ export default tseslint.config(
         { name: "performance", message: "take `performance` from src/_internal/node.ts (the global is a getter)" },
       ],
       // A built-in imported as an ES module loads whatever its lazy getters load, for good (see src/_internal/node.ts).
-      // Types cost nothing; `node:net` is what every program of the package loads anyway.
+      // Types cost nothing.
       "@typescript-eslint/no-restricted-imports": [
         "error",
         {
           patterns: [
             {
-              regex: "^node:(?!net$)",
+              regex: "^node:",
               allowTypeImports: true,
               message: "take values of Node's built-ins from src/_internal/node.ts (an ES import of a built-in loads its lazy parts)",
             },

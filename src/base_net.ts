@@ -14,8 +14,8 @@
  * releases its socket.
  * @module
  */
-import { loadDgram, loadDns, statSync, unlinkSync } from "./_internal/node.js";
-import * as net from "node:net";
+import { loadDgram, loadDns, nodeNet, statSync, unlinkSync } from "./_internal/node.js";
+import type * as net from "node:net";
 import type * as tls from "node:tls";
 import type * as dgram from "node:dgram";
 import type * as dns from "node:dns";
@@ -284,7 +284,7 @@ function nodeCall<T>(loop: EventLoop, start: (cb: (err: Error | null, value?: T)
 
 /** Resolves `host` to addresses (IP literals without a lookup). */
 async function resolveHost(loop: EventLoop, host: string, family: AddressFamily): Promise<{ address: string; family: 4 | 6 }[]> {
-  const literal = net.isIP(host);
+  const literal = nodeNet.isIP(host);
   if (literal !== 0) {
     if (family !== 0 && family !== literal) return [];
     return [{ address: host, family: literal as 4 | 6 }];
@@ -316,7 +316,7 @@ function checkHostPort(addr: unknown, name: string, method: string): HostPort | 
 }
 
 async function connectedSocket(loop: EventLoop, sock: net.Socket, method: string): Promise<net.Socket> {
-  if (!(sock instanceof net.Socket)) throw new TypeError(`${method}: expected \`sock\` to be a net.Socket, got ${describe(sock)}`);
+  if (!(sock instanceof nodeNet.Socket)) throw new TypeError(`${method}: expected \`sock\` to be a net.Socket, got ${describe(sock)}`);
   if (sock.destroyed) throw new RangeError(`${method}: \`sock\` is already destroyed`);
   holdErrors(sock);
   if (sock.connecting) {
@@ -489,7 +489,7 @@ function checkBacklog(backlog: unknown, method: string): number {
 }
 
 function newNodeServer(loop: EventLoop, keepAlive: boolean): net.Server {
-  return runInLoop(loop, () => net.createServer({ allowHalfOpen: true, pauseOnConnect: true, keepAlive }));
+  return runInLoop(loop, () => nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true, keepAlive }));
 }
 
 /** `server.listen(options)` as a Future; on error (e.g. `EADDRINUSE`) it rejects and the server is closed. */
@@ -519,7 +519,7 @@ function listen(loop: EventLoop, server: net.Server, options: net.ListenOptions)
 }
 
 function adoptNodeServer(sock: unknown, method: string): net.Server {
-  if (!(sock instanceof net.Server)) throw new TypeError(`${method}: expected \`sock\` to be a net.Server, got ${describe(sock)}`);
+  if (!(sock instanceof nodeNet.Server)) throw new TypeError(`${method}: expected \`sock\` to be a net.Server, got ${describe(sock)}`);
   if (!sock.listening) throw new RangeError(`${method}: \`sock\` must be a listening net.Server`);
   const s = sock as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
   s.pauseOnConnect = true;

@@ -16,9 +16,9 @@
  * loop logs it.
  * @module
  */
-import { Buffer, fileURLToPath, inspect, join, loadChildProcess, mkdtempSync, process, rmSync, tmpdir } from "./_internal/node.js";
+import { Buffer, fileURLToPath, inspect, join, loadChildProcess, mkdtempSync, nodeNet, process, rmSync, tmpdir } from "./_internal/node.js";
 import type { ChildProcess, SpawnOptions, StdioOptions } from "node:child_process";
-import * as net from "node:net";
+import type * as net from "node:net";
 import { type Callback, EventLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
@@ -179,14 +179,14 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
     dir = mkdtempSync(join(tmpdir(), "asyncio-ts-"));
     path = join(dir, "s");
   }
-  const server = net.createServer();
+  const server = nodeNet.createServer();
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(path, resolve);
     });
     const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
-    const client = net.connect(path);
+    const client = nodeNet.connect(path);
     await new Promise<void>((resolve, reject) => {
       client.once("error", reject);
       client.once("connect", resolve);

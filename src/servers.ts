@@ -3,9 +3,9 @@
  * `base_events.Server`, and the `ServerSocket`s it listens on.
  * @module
  */
-import { inspect } from "./_internal/node.js";
+import { inspect, nodeNet } from "./_internal/node.js";
 import "./_internal/dispose.js";
-import * as net from "node:net";
+import type * as net from "node:net";
 import type * as tls from "node:tls";
 import type { EventLoop } from "./events.js";
 import { CancelledError, RuntimeError } from "./exceptions.js";
@@ -241,7 +241,7 @@ export class Server<A extends HostPort | string = HostPort | string> {
   closeClients(): void {
     for (const client of Array.from(this._clients)) {
       if (client instanceof BaseTransport) client.close();
-      else if (client instanceof net.Socket) client.destroy();
+      else if (client instanceof nodeNet.Socket) client.destroy();
     }
   }
 
@@ -249,7 +249,7 @@ export class Server<A extends HostPort | string = HostPort | string> {
   abortClients(): void {
     for (const client of Array.from(this._clients)) {
       if (client instanceof _SocketTransport) client.abort();
-      else if (client instanceof net.Socket) client.destroy();
+      else if (client instanceof nodeNet.Socket) client.destroy();
     }
   }
 
@@ -337,7 +337,7 @@ export class Server<A extends HostPort | string = HostPort | string> {
   _releaseOnLoopClose(): string {
     const description = this.toString();
     this.close();
-    for (const client of this._clients) if (client instanceof net.Socket) client.destroy();
+    for (const client of this._clients) if (client instanceof nodeNet.Socket) client.destroy();
     return description;
   }
 

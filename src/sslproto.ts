@@ -6,8 +6,8 @@
  * Node's `tls.TLSSocket` does the protocol itself; there is no memory BIO to drive as in CPython.
  * @module
  */
-import { loadTls } from "./_internal/node.js";
-import * as net from "node:net";
+import { loadTls, nodeNet } from "./_internal/node.js";
+import type * as net from "node:net";
 import type * as tls from "node:tls";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
@@ -49,7 +49,7 @@ export function clientTlsOptions(ssl: SSLOption, serverHostname: string | null):
   } else if (serverHostname !== null) {
     options.host = serverHostname;
     // SNI carries names only (RFC 6066); an IP address is still checked against the certificate through `host`.
-    if (net.isIP(serverHostname) === 0) options.servername = serverHostname;
+    if (nodeNet.isIP(serverHostname) === 0) options.servername = serverHostname;
     else delete options.servername;
   }
   return options;

@@ -3,7 +3,8 @@
  * resolved addresses, one after the other or staggered by a delay, the first to connect winning.
  * @module
  */
-import * as net from "node:net";
+import { nodeNet } from "./_internal/node.js";
+import type * as net from "node:net";
 import type { EventLoop, TimerHandle } from "./events.js";
 import type { Future } from "./futures.js";
 import { holdErrors, inLoop, runInLoop } from "./_internal/io/netutil.js";
@@ -48,7 +49,7 @@ export function connectRace(loop: EventLoop, targets: net.NetConnectOpts[], dela
     const index = next++;
     let sock: net.Socket;
     try {
-      sock = runInLoop(loop, () => net.connect({ allowHalfOpen: true, ...targets[index]! } as net.NetConnectOpts));
+      sock = runInLoop(loop, () => nodeNet.connect({ allowHalfOpen: true, ...targets[index]! } as net.NetConnectOpts));
     } catch (err) {
       errors[index] = err as Error;
       startNext();

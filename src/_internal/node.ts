@@ -1,6 +1,5 @@
 /**
- * Node's built-in modules, as the library takes them: every value from a built-in comes through here, except from
- * `node:net`, which every program of the package loads anyway and whose facade loads nothing more.
+ * Node's built-in modules, as the library takes them: every value from a built-in comes through here.
  *
  * Why not `import { x } from "node:util"`: a built-in imported as an ES module gets a module facade, and building it
  * reads each of the module's exports once. Several are lazy getters that load more modules: `node:util` loads
@@ -41,6 +40,8 @@ export const { availableParallelism, constants: osConstants, tmpdir } = builtin(
 export const { fileURLToPath, pathToFileURL } = builtin("node:url");
 export const { isAbsolute, join } = builtin("node:path");
 export const { mkdtempSync, rmSync, statSync, unlinkSync } = builtin("node:fs");
+/** `node:net` (its types: `import type * as net from "node:net"`). */
+export const nodeNet = builtin("node:net");
 
 let tls: typeof TlsModule | undefined;
 let dgram: typeof DgramModule | undefined;
